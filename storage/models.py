@@ -1,0 +1,193 @@
+"""The tables, in CapX's own vocabulary so that a later sync is lossless.
+
+Capacity codes are CapX skill ids. A person's relation to a capacity is one of
+``known | available | wanted`` (available implies known); a language level is
+``0..5`` or ``n`` (native). Every change to these classes needs an Alembic
+migration in ``storage/migrations/versions``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC (SQLModel stores and returns it as UTC)."""
+    return datetime.now(UTC)
+
+
+class Relation(StrEnum):
+    """How a person relates to a capacity (CapX: skills known, available, wanted)."""
+
+    KNOWN = "known"
+    AVAILABLE = "available"
+    WANTED = "wanted"
+
+
+LANGUAGE_LEVELS = ("0", "1", "2", "3", "4", "5", "n")
+"""CapX proficiency levels, lowest first; ``n`` is a native speaker."""
+
+USABLE_LEVELS = ("2", "3", "4", "5", "n")
+"""Levels at which two people can work together in a language."""
+
+
+class Person(SQLModel, table=True):
+    """A volunteer. Identities on chat platforms point here; the ACL subject is this row."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str | None = Field(default=None, max_length=255, unique=True)
+    """Wikimedia username, set only from a verified source (OAuth, CapX sync, demo seed)."""
+    display_name: str = Field(max_length=255)
+    about: str | None = Field(default=None, max_length=500)
+    territory_code: str | None = Field(default=None, foreign_key="territory.code", max_length=8)
+    organization_id: int | None = Field(default=None, foreign_key="organization.id")
+    discoverable: bool = Field(default=False)
+    locale: str | None = Field(default=None, max_length=16)
+    """The language the bot speaks to this person, when they chose one."""
+    source: str = Field(default="chat", max_length=8)
+    """Where the profile was made: ``chat``, ``capx`` or ``demo``."""
+    created_at: datetime = Field(default_factory=utcnow)
+    last_active_at: datetime = Field(default_factory=utcnow)
+
+
+class ChatIdentity(SQLModel, table=True):
+    """One account on one platform, owned by one person."""
+
+    __tablename__ = "chat_identity"
+    __table_args__ = (UniqueConstraint("platform", "account_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    account_id: str = Field(max_length=255)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    handle: str = Field(max_length=255)
+    """The public name others use to reach this account on its platform."""
+
+
+class Capacity(SQLModel, table=True):
+    """A node of the CapX capacity tree."""
+
+    code: int = Field(primary_key=True)
+    parent_code: int | None = Field(default=None, foreign_key="capacity.code", index=True)
+    root_code: int
+    depth: int
+    wikidata_qid: str | None = Field(default=None, max_length=16)
+
+
+class CapacityName(SQLModel, table=True):
+    """A capacity's name and description in one language."""
+
+    __tablename__ = "capacity_name"
+
+    code: int = Field(foreign_key="capacity.code", primary_key=True)
+    lang: str = Field(primary_key=True, max_length=16)
+    name: str = Field(max_length=255)
+    description: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class PersonCapacity(SQLModel, table=True):
+    """One relation of a person to a capacity."""
+
+    __tablename__ = "person_capacity"
+    __table_args__ = (Index("ix_person_capacity_match", "capacity_code", "relation", "person_id"),)
+
+    person_id: int = Field(foreign_key="person.id", primary_key=True)
+    capacity_code: int = Field(foreign_key="capacity.code", primary_key=True)
+    relation: str = Field(primary_key=True, max_length=9)
+
+
+class PersonLanguage(SQLModel, table=True):
+    """A language a person speaks, with a CapX proficiency level."""
+
+    __tablename__ = "person_language"
+    __table_args__ = (Index("ix_person_language_match", "lang", "level", "person_id"),)
+
+    person_id: int = Field(foreign_key="person.id", primary_key=True)
+    lang: str = Field(primary_key=True, max_length=16)
+    level: str = Field(max_length=1)
+
+
+class Language(SQLModel, table=True):
+    """A language known to CLDR, with its English name and its own name."""
+
+    code: str = Field(primary_key=True, max_length=16)
+    name_en: str = Field(max_length=255)
+    autonym: str | None = Field(default=None, max_length=255)
+
+
+class Territory(SQLModel, table=True):
+    """A Wikimedia region (``kind='region'``) or a country inside one."""
+
+    code: str = Field(primary_key=True, max_length=8)
+    """Region id (``LAC``) or lower-case ISO 3166-1 alpha-2 (``br``)."""
+    kind: str = Field(max_length=8)
+    name_en: str = Field(max_length=255)
+    parent_code: str | None = Field(default=None, foreign_key="territory.code", index=True)
+
+
+class Organization(SQLModel, table=True):
+    """A Wikimedia affiliate (chapter, user group, thematic organization)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    acronym: str = Field(max_length=32, unique=True)
+    name: str = Field(max_length=255)
+    kind: str = Field(max_length=32)
+
+
+class NeedStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Need(SQLModel, table=True):
+    """A request for help with a capacity, posted in a room."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    capacity_code: int = Field(foreign_key="capacity.code", index=True)
+    text: str = Field(max_length=1000)
+    platform: str = Field(max_length=16)
+    room_id: str = Field(max_length=255)
+    status: str = Field(default=NeedStatus.OPEN, max_length=8, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class NeedResponse(SQLModel, table=True):
+    """Someone's offer to help with a need; both sides have consented to share contacts."""
+
+    __tablename__ = "need_response"
+    __table_args__ = (
+        UniqueConstraint("need_id", "person_id"),
+        Index("ix_need_response_load", "person_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    need_id: int = Field(foreign_key="need.id", index=True)
+    person_id: int = Field(foreign_key="person.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Room(SQLModel, table=True):
+    """A group chat or direct chat the bot is in, with its settings."""
+
+    __table_args__ = (UniqueConstraint("platform", "room_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    room_id: str = Field(max_length=255)
+    locale: str | None = Field(default=None, max_length=16)
+    timezone: str | None = Field(default=None, max_length=64)
+
+
+class SyncState(SQLModel, table=True):
+    """A named cursor kept across restarts (Matrix next_batch, Telegram offset, CapX sync)."""
+
+    __tablename__ = "sync_state"
+
+    key: str = Field(primary_key=True, max_length=128)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,114 @@
+"""Shared fixtures: a fresh, migrated database on SQLite and, when its URL is set, PostgreSQL.
+
+``CAPX_TEST_POSTGRES_URL`` names a PostgreSQL server and a role that may create databases
+(``.ci/run`` sets it). Each test that asks for ``engine`` gets a new database of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from core.dispatch import Core
+from storage import migrate
+from storage.db import make_engine, normalize_url, unit_of_work
+from storage.demo import seed_demo
+from storage.seed import seed_reference
+
+POSTGRES_URL = os.environ.get("CAPX_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
+
+
+@pytest.fixture
+def database_url(request, tmp_path) -> Iterator[str]:
+    """The URL of a new, empty database on the backend named by ``request.param``."""
+    backend = getattr(request, "param", "sqlite")
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'capx.db'}"
+        return
+    server = make_url(normalize_url(POSTGRES_URL))
+    name = f"capx_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(database_url) -> Iterator[Engine]:
+    """An engine on a new database, migrated to the newest schema."""
+    engine = make_engine(database_url)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def pytest_generate_tests(metafunc) -> None:
+    """Run every test that uses a database once per available backend."""
+    if "database_url" in metafunc.fixturenames:
+        metafunc.parametrize("database_url", BACKENDS, indirect=True)
+
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+"""The fixed time conversation tests run at."""
+
+
+def _seeded_file(directory: Path, *, demo: bool) -> Path:
+    path = directory / "seeded.db"
+    engine = make_engine(str(path))
+    migrate.upgrade(engine)
+    with unit_of_work(engine) as session:
+        seed_reference(session)
+        if demo:
+            seed_demo(session)
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def reference_db(tmp_path_factory) -> Path:
+    """A SQLite file with the reference data (capacities, territories...), made once."""
+    return _seeded_file(tmp_path_factory.mktemp("reference"), demo=False)
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory) -> Path:
+    """A SQLite file with the reference data and the demo community, made once."""
+    return _seeded_file(tmp_path_factory.mktemp("demo"), demo=True)
+
+
+def _core_on_copy(template: Path, directory: Path) -> Iterator[Core]:
+    path = directory / "capx.db"
+    shutil.copyfile(template, path)
+    engine = make_engine(str(path))
+    core = Core(engine, clock=lambda: NOW)
+    yield core
+    core.close()
+    engine.dispose()
+
+
+@pytest.fixture
+def core(reference_db, tmp_path) -> Iterator[Core]:
+    """The core on a private copy of the reference database, its clock fixed at ``NOW``."""
+    yield from _core_on_copy(reference_db, tmp_path)
+
+
+@pytest.fixture
+def demo_core(demo_db, tmp_path) -> Iterator[Core]:
+    """The core on a private copy of the database with the demo community."""
+    yield from _core_on_copy(demo_db, tmp_path)
