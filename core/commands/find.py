@@ -1,0 +1,227 @@
+"""Finding mentors and peers: ranked, explained results from the matching service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import select
+
+from core.arguments import ANY_LANGUAGE
+from core.commands.profile import LEVEL_NAMES
+from core.context import Context
+from core.i18n import N_
+from core.registry import Command, Kind, Param
+from core.services import matching, profiles
+from core.services.matching import Fit, Match, Query, Seeker
+from core.services.places import territory_name
+from core.types import Button, Item, Reply
+from storage.models import USABLE_LEVELS, Organization, Person, PersonCapacity, Relation, Territory
+
+PEERS_PER_CAPACITY = 3
+MAX_PEER_CAPACITIES = 5
+
+
+def seeker_of(ctx: Context) -> Seeker:
+    """The speaker as matching sees them; without a profile, their language is the bot's."""
+    person = ctx.person
+    spoken = profiles.languages_of(ctx.session, person.id) if person else []
+    usable = tuple(code for code, level in spoken if level in USABLE_LEVELS)
+    fallback = (ctx.locale.replace("_", "-").lower(),)
+    return Seeker(
+        person_id=person.id if person else None,
+        languages=usable or fallback,
+        territory_code=person.territory_code if person else None,
+        organization_id=person.organization_id if person else None,
+    )
+
+
+def explain(ctx: Context, match: Match) -> str:
+    """Why a match ranks where it does, reasons joined with “ · ”."""
+    t = ctx.t
+    via = ctx.capacity_name(match.via)
+    reasons = [
+        {
+            Fit.OFFERS: t("offers {name}", name=via),
+            Fit.OFFERS_CHILD: t("offers {name}, a part of it", name=via),
+            Fit.OFFERS_RELATIVE: t("offers the related {name}", name=via),
+            Fit.KNOWS: t("knows {name}, does not offer to teach it", name=via),
+        }[match.fit]
+    ]
+    if match.languages:
+        spoken = [
+            t("{language} natively", language=t.language_name(code))
+            if level == "n"
+            else t(
+                "{language} at {level} level",
+                language=t.language_name(code),
+                level=t(LEVEL_NAMES[level]),
+            )
+            for code, level in match.languages
+        ]
+        reasons.append(t("speaks {languages}", languages=t.list(spoken)))
+    else:
+        reasons.append(t("no language in common"))
+    person = ctx.session.get(Person, match.person_id)
+    if match.same_country:
+        territory = ctx.session.get(Territory, person.territory_code)
+        reasons.append(t("also in {place}", place=territory_name(t, territory)))
+    elif match.same_region:
+        region = ctx.session.get(
+            Territory, ctx.session.get(Territory, person.territory_code).parent_code
+        )
+        reasons.append(t("also in {place}", place=territory_name(t, region)))
+    if match.same_affiliation:
+        organization = ctx.session.get(Organization, person.organization_id)
+        reasons.append(t("also with {name}", name=ctx.t.isolate(organization.acronym)))
+    if match.active:
+        reasons.append(t("active recently"))
+    if match.load:
+        reasons.append(
+            t.plural("already helping {n} person", "already helping {n} people", match.load)
+        )
+    return " · ".join(reasons)
+
+
+def _matches_reply(ctx: Context, title: str, matches: list[Match], empty: str) -> Reply:
+    if not matches:
+        return ctx.reply(title=title, paragraphs=[empty])
+    return ctx.reply(
+        title=title,
+        items=[Item(ctx.t.isolate(m.display_name), explain(ctx, m)) for m in matches],
+        buttons=[Button(m.display_name, f"profile {_handle(ctx, m.person_id)}") for m in matches],
+    )
+
+
+def _handle(ctx: Context, person_id: int) -> str:
+    """A name ``profile`` finds this person by, quoted when it has spaces."""
+    person = ctx.session.get(Person, person_id)
+    identity = ctx.identity_of(person_id)
+    name = person.username or (identity.handle if identity else str(person_id))
+    return f'"{name}"' if " " in name else name
+
+
+def find(ctx: Context, args: dict[str, Any]) -> Reply:
+    t = ctx.t
+    capacity = args["capacity"]
+    language = args.get("language")
+    near = args.get("near")
+    query = Query(
+        capacity=capacity,
+        language=None if language in (None, ANY_LANGUAGE) else language,
+        any_language=language == ANY_LANGUAGE,
+        near=near.code if isinstance(near, Territory) else None,
+    )
+    matches = matching.find(ctx.session, ctx.taxonomy, seeker_of(ctx), query, ctx.now)
+    name = ctx.capacity_name(capacity)
+    empty = t(
+        "Nobody who shares a language with you offers {name} yet. "
+        "Try “find {code} in any”, or post a need with “need {code} ...”.",
+        name=name,
+        code=capacity,
+    )
+    return _matches_reply(ctx, t("Who can help with {name}", name=name), matches, empty)
+
+
+def peers(ctx: Context, args: dict[str, Any]) -> list[Reply]:
+    t = ctx.t
+    person = ctx.person
+    if person is None:
+        ctx.fail(t("Tell me what you want to learn (“learn”) or can teach (“offer”) first."))
+    seeker = seeker_of(ctx)
+    held = profiles.capacities_of(ctx.session, person.id)
+    replies = []
+    for code in held[Relation.WANTED][:MAX_PEER_CAPACITIES]:
+        matches = matching.find(
+            ctx.session, ctx.taxonomy, seeker, Query(code, limit=PEERS_PER_CAPACITY), ctx.now
+        )
+        name = ctx.capacity_name(code)
+        replies.append(
+            _matches_reply(
+                ctx,
+                t("Could teach you {name}", name=name),
+                matches,
+                t("Nobody who shares a language with you offers {name} yet.", name=name),
+            )
+        )
+    for code in held[Relation.AVAILABLE][:MAX_PEER_CAPACITIES]:
+        learners = _learners(ctx, person, seeker, code)
+        if learners:
+            replies.append(
+                ctx.reply(
+                    title=t("Want to learn {name}, which you offer", name=ctx.capacity_name(code)),
+                    items=[
+                        Item(
+                            ctx.t.isolate(p.display_name),
+                            t("wants {name}", name=ctx.capacity_name(c)),
+                        )
+                        for p, c in learners
+                    ],
+                )
+            )
+    if not replies:
+        return [
+            ctx.reply(
+                paragraphs=[
+                    t(
+                        "Nobody matches you yet. Add what you want to learn with “learn” and what "
+                        "you can teach with “offer”."
+                    )
+                ]
+            )
+        ]
+    return replies
+
+
+def _learners(ctx: Context, person: Person, seeker: Seeker, code: int) -> list[tuple[Person, int]]:
+    """Discoverable people other than ``person``, sharing a language with ``seeker``, who
+    want ``code`` or a part of it; those wanting the capacity itself first, then by id."""
+    codes = [code, *ctx.taxonomy.descendants(code)]
+    rows = ctx.session.exec(
+        select(Person, PersonCapacity.capacity_code)
+        .join(PersonCapacity, PersonCapacity.person_id == Person.id)
+        .where(
+            PersonCapacity.relation == Relation.WANTED,
+            PersonCapacity.capacity_code.in_(codes),
+            Person.discoverable,
+            Person.id != person.id,
+            matching.speaks_any(seeker.languages, Person.id),
+        )
+        .order_by(PersonCapacity.capacity_code != code, Person.id)
+        .limit(PEERS_PER_CAPACITY * 2)
+    ).all()
+    seen: dict[int, tuple[Person, int]] = {}
+    for person, wanted in rows:
+        seen.setdefault(person.id, (person, wanted))
+    return list(seen.values())[:PEERS_PER_CAPACITY]
+
+
+COMMANDS = [
+    Command(
+        "find",
+        summary=N_("find people who can teach a capacity"),
+        help=N_(
+            "Finds people who can teach a capacity, best first, and says why: who offers the "
+            "capacity itself, then a part of it, then a related one; who speaks a language "
+            "with you; who is near you or in your affiliate; who is active. Add “in” and a "
+            "language to ask for that language (“in any” for all), and “near” and a country "
+            "or region to look there."
+        ),
+        handler=find,
+        params=(
+            Param("capacity", Kind.CAPACITY, N_("capacity")),
+            Param("language", Kind.LANGUAGE, N_("language"), required=False, keyword=N_("in")),
+            Param("near", Kind.TERRITORY, N_("territory"), required=False, keyword=N_("near")),
+        ),
+        aliases=("mentor",),
+        examples=("find public speaking", "find 36 in pt", "find budgeting near Brazil"),
+    ),
+    Command(
+        "peers",
+        summary=N_("who could teach you, and who wants what you teach"),
+        help=N_(
+            "For each capacity you want to learn, the best people to teach you; for each one "
+            "you offer, people who want to learn it. Only people who share a language with you."
+        ),
+        handler=peers,
+    ),
+]

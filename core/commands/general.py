@@ -1,0 +1,155 @@
+"""Getting started: help, start, and the language the bot speaks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from babel import Locale
+from sqlmodel import select
+
+from core.context import Context
+from core.i18n import N_, best_shipped, shipped_locales
+from core.registry import Command, Kind, Param, Where, Who
+from core.types import Button, Item, Reply
+from storage.models import Room
+
+
+def help_(ctx: Context, args: dict[str, Any]) -> Reply:
+    name = args.get("command")
+    t = ctx.t
+    if name is None:
+        items = [Item(f"{c.name} — {t(c.summary)}") for c in ctx.registry]
+        return ctx.reply(
+            title=t("What I can do"),
+            paragraphs=[t("Say “help <command>” to learn more about one of them.")],
+            items=items,
+        )
+    command = ctx.registry.get(name.lstrip("/!"))
+    if command is None:
+        suggestions = ctx.registry.suggest(name)
+        ctx.fail(
+            t("There is no command “{name}”.", name=name[:64]),
+            buttons=[Button(s, f"help {s}") for s in suggestions],
+        )
+    paragraphs = [t(command.help)]
+    if command.aliases:
+        paragraphs.append(t("Also: {names}", names=t.list(list(command.aliases))))
+    if command.examples:
+        paragraphs.append(t("Examples:"))
+    return ctx.reply(
+        title=command.usage(t),
+        paragraphs=paragraphs,
+        items=[Item(example) for example in command.examples],
+    )
+
+
+def start(ctx: Context, args: dict[str, Any]) -> Reply:
+    t = ctx.t
+    return ctx.reply(
+        title=t("Welcome to the Capacity Exchange!"),
+        paragraphs=[
+            t(
+                "I help Wikimedians find people who can teach a capacity (a skill), "
+                "and people who want to learn what they can teach."
+            ),
+            t(
+                "Tell me what you can teach with “offer”, what you want to learn with “learn”, "
+                "and find a mentor with “find”. Say “help” for everything else."
+            ),
+        ],
+        buttons=[
+            Button(t("Browse capacities"), "capacities"),
+            Button(t("My profile"), "profile"),
+            Button(t("Help"), "help"),
+        ],
+    )
+
+
+def _language_buttons(command: str) -> list[Button]:
+    return [
+        Button(Locale.parse(code).get_display_name(code) or code, f"{command} {code}")
+        for code in shipped_locales()
+    ]
+
+
+def _chosen_locale(ctx: Context, code: str, command: str) -> str:
+    chosen = best_shipped(code)
+    if chosen is None:
+        ctx.fail(
+            ctx.t("I do not speak “{code}” yet. Choose one of these:", code=code[:32]),
+            buttons=_language_buttons(command),
+        )
+    return chosen
+
+
+def language(ctx: Context, args: dict[str, Any]) -> Reply:
+    code = args.get("language")
+    if code is None:
+        return ctx.reply(
+            paragraphs=[ctx.t("Which language should I speak with you?")],
+            buttons=_language_buttons("language"),
+        )
+    chosen = _chosen_locale(ctx, code, "language")
+    ctx.me().locale = chosen
+    ctx.t = type(ctx.t)(chosen)
+    return ctx.reply(paragraphs=[ctx.t("From now on I will speak with you in English.")])
+
+
+def room_language(ctx: Context, args: dict[str, Any]) -> Reply:
+    conversation = ctx.incoming.conversation
+    chosen = _chosen_locale(ctx, args["language"], "roomlanguage")
+    room = ctx.session.exec(
+        select(Room).where(
+            Room.platform == conversation.platform, Room.room_id == conversation.room_id
+        )
+    ).first()
+    if room is None:
+        room = Room(platform=conversation.platform, room_id=conversation.room_id)
+        ctx.session.add(room)
+    room.locale = chosen
+    name = Locale.parse(chosen).get_display_name(ctx.locale)
+    return ctx.reply(paragraphs=[ctx.t("This room's language is now {name}.", name=name)])
+
+
+COMMANDS = [
+    Command(
+        "help",
+        summary=N_("list the commands, or explain one"),
+        help=N_("Lists what I can do. With a command's name, explains that command."),
+        handler=help_,
+        params=(Param("command", Kind.WORD, N_("command"), required=False),),
+        examples=("help find",),
+    ),
+    Command(
+        "start",
+        summary=N_("what this bot is and how to begin"),
+        help=N_("Introduces the Capacity Exchange bot and the first steps."),
+        handler=start,
+        params=(Param("payload", Kind.WORD, N_("code"), required=False),),
+    ),
+    Command(
+        "language",
+        summary=N_("choose the language I speak with you"),
+        help=N_(
+            "Sets the language I use with you, wherever we talk. Without a language, shows "
+            "the ones I speak."
+        ),
+        handler=language,
+        params=(Param("language", Kind.WORD, N_("language"), required=False),),
+        where=Where.PRIVATE,
+        examples=("language pt-br", "language ar"),
+    ),
+    Command(
+        "roomlanguage",
+        summary=N_("choose this room's language (room admins)"),
+        help=N_(
+            "Sets the language I use in this room with people who have not chosen their own. "
+            "Only the room's admins may change it."
+        ),
+        handler=room_language,
+        params=(Param("language", Kind.WORD, N_("language")),),
+        where=Where.GROUP,
+        who=Who.ROOM_ADMIN,
+        examples=("roomlanguage pt-br",),
+    ),
+]

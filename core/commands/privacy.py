@@ -1,0 +1,139 @@
+"""What the bot keeps about a person, a copy of it, and erasing it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import delete
+from sqlmodel import select
+
+from core.arguments import is_word
+from core.commands.profile import render
+from core.context import Context
+from core.i18n import N_
+from core.registry import Command, Kind, Param, Where
+from core.services import profiles
+from core.types import Attachment, Button, Reply
+from storage.models import ChatIdentity, Need, NeedResponse, Person, PersonCapacity, PersonLanguage
+
+CONFIRM = N_("confirm")
+
+
+def privacy(ctx: Context, args: dict[str, Any]) -> Reply:
+    t = ctx.t
+    return ctx.reply(
+        title=t("Your data and this bot"),
+        paragraphs=[
+            t(
+                "I keep only what you tell me to publish: your chat account's id and name, the "
+                "capacities, languages, territory, affiliation and description you set, the "
+                "needs you post and the help you offer, and the language you chose for me."
+            ),
+            t(
+                "I never keep the text of your messages in logs, and I never ask for or show an "
+                "e-mail address. You are hidden from searches until you say “visible on”."
+            ),
+            t("“mydata” sends you a copy of everything I keep about you; “forget” erases it."),
+        ],
+        buttons=[Button(t("My data"), "mydata"), Button(t("Forget me"), "forget")],
+    )
+
+
+def export(ctx: Context, person: Person) -> dict[str, Any]:
+    """Everything stored about ``person``, as JSON-ready data."""
+    session = ctx.session
+    held = profiles.capacities_of(session, person.id)
+    identities = session.exec(select(ChatIdentity).where(ChatIdentity.person_id == person.id))
+    posted = session.exec(select(Need).where(Need.person_id == person.id).order_by(Need.id))
+    offered = session.exec(
+        select(NeedResponse).where(NeedResponse.person_id == person.id).order_by(NeedResponse.id)
+    )
+    return {
+        "person": person.model_dump(mode="json", exclude={"id"}),
+        "chat_identities": [
+            {"platform": i.platform, "account_id": i.account_id, "handle": i.handle}
+            for i in identities
+        ],
+        "capacities": {relation.value: codes for relation, codes in held.items()},
+        "languages": [
+            {"language": code, "level": level}
+            for code, level in profiles.languages_of(session, person.id)
+        ],
+        "needs": [n.model_dump(mode="json", exclude={"person_id"}) for n in posted],
+        "help_offered": [{"need": r.need_id, "at": r.created_at.isoformat()} for r in offered],
+    }
+
+
+def mydata(ctx: Context, args: dict[str, Any]) -> list[Reply]:
+    t = ctx.t
+    if ctx.person is None:
+        return [ctx.reply(paragraphs=[t("I keep nothing about you.")])]
+    data = export(ctx, ctx.person)
+    text = json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True)
+    return [
+        render(ctx, ctx.person),
+        ctx.reply(
+            paragraphs=[t("Everything I keep about you, as JSON:"), text],
+            attachment=Attachment("capx-mydata.json", "application/json", text.encode()),
+        ),
+    ]
+
+
+def erase(ctx: Context, person: Person) -> None:
+    """Delete ``person`` and every row about them; needs they posted go with their answers."""
+    session = ctx.session
+    needs = select(Need.id).where(Need.person_id == person.id)
+    session.execute(delete(NeedResponse).where(NeedResponse.need_id.in_(needs)))
+    session.execute(delete(NeedResponse).where(NeedResponse.person_id == person.id))
+    session.execute(delete(Need).where(Need.person_id == person.id))
+    for table in (PersonCapacity, PersonLanguage, ChatIdentity):
+        session.execute(delete(table).where(table.person_id == person.id))
+    session.delete(person)
+
+
+def forget(ctx: Context, args: dict[str, Any]) -> Reply:
+    t = ctx.t
+    if ctx.person is None:
+        return ctx.reply(paragraphs=[t("I keep nothing about you.")])
+    confirm = args.get("confirm")
+    if confirm is None:
+        return ctx.reply(
+            paragraphs=[
+                t(
+                    "This erases your profile, your chat accounts, your needs and your offers of "
+                    "help, for good. Are you sure?"
+                )
+            ],
+            buttons=[Button(t("Yes, erase everything"), f"forget {CONFIRM}")],
+        )
+    if not is_word(ctx, confirm, CONFIRM):
+        ctx.fail(t("Say “forget confirm” to erase everything."))
+    erase(ctx, ctx.person)
+    ctx.person = None
+    return ctx.reply(paragraphs=[t("Done: I have erased everything I kept about you.")])
+
+
+COMMANDS = [
+    Command(
+        "privacy",
+        summary=N_("what I keep about you"),
+        help=N_("Explains what the bot stores about you, and how to see or erase it."),
+        handler=privacy,
+    ),
+    Command(
+        "mydata",
+        summary=N_("get a copy of everything I keep about you"),
+        help=N_("Sends you, privately, everything the bot stores about you, also as JSON."),
+        handler=mydata,
+        where=Where.PRIVATE,
+    ),
+    Command(
+        "forget",
+        summary=N_("erase everything I keep about you"),
+        help=N_("Erases your profile and everything about you, after you confirm."),
+        handler=forget,
+        params=(Param("confirm", Kind.WORD, N_("confirm"), required=False),),
+        where=Where.PRIVATE,
+    ),
+]

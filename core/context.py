@@ -1,0 +1,108 @@
+"""What a command handler gets: the request, a transaction, the translator and the directory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import NoReturn
+
+from sqlmodel import Session, select
+
+from core.i18n import Translator
+from core.registry import Command, Registry, Where
+from core.services.taxonomy import Taxonomy
+from core.types import Button, Incoming, Item, Link, Reply
+from storage.models import ChatIdentity, Person
+
+
+class UserError(Exception):
+    """A problem the person can fix. Carries the translated reply; the transaction is undone."""
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__("user error")
+        self.reply = reply
+
+
+@dataclass
+class Context:
+    """One command being handled, inside one transaction."""
+
+    incoming: Incoming
+    command: Command
+    session: Session
+    taxonomy: Taxonomy
+    registry: Registry
+    t: Translator
+    now: datetime
+    person: Person | None
+    """The speaker's person, when they have one; see :meth:`me`."""
+    private: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.private = self.command.where is Where.PRIVATE
+
+    @property
+    def locale(self) -> str:
+        return self.t.locale
+
+    def me(self) -> Person:
+        """The speaker's person, created (with their chat identity) on first need."""
+        if self.person is None:
+            actor = self.incoming.actor
+            self.person = Person(
+                display_name=actor.display_name[:255] or actor.account_id[:255],
+                last_active_at=self.now,
+                created_at=self.now,
+            )
+            self.session.add(self.person)
+            self.session.flush()
+            self.session.add(
+                ChatIdentity(
+                    platform=actor.platform,
+                    account_id=actor.account_id,
+                    person_id=self.person.id,
+                    handle=(actor.handle or actor.display_name or actor.account_id)[:255],
+                )
+            )
+            self.session.flush()
+        return self.person
+
+    def reply(
+        self,
+        *,
+        title: str | None = None,
+        paragraphs: tuple[str, ...] | list[str] = (),
+        items: tuple[Item, ...] | list[Item] = (),
+        links: tuple[Link, ...] | list[Link] = (),
+        buttons: tuple[Button, ...] | list[Button] = (),
+        **extra: object,
+    ) -> Reply:
+        """A reply in the speaker's locale, private when the command's answers are."""
+        extra.setdefault("private", self.private)
+        return Reply(
+            title=title,
+            paragraphs=tuple(paragraphs),
+            items=tuple(items),
+            links=tuple(links),
+            buttons=tuple(buttons),
+            locale=self.locale,
+            **extra,  # type: ignore[arg-type]
+        )
+
+    def fail(self, message: str, *, buttons: list[Button] | tuple[Button, ...] = ()) -> NoReturn:
+        """Stop the command with a translated message; nothing it wrote is kept."""
+        raise UserError(self.reply(paragraphs=[message], buttons=buttons, is_error=True))
+
+    def capacity_name(self, code: int) -> str:
+        """The capacity's name in the reader's language, isolated for bidirectional text."""
+        return self.t.isolate(self.taxonomy.name(code, self.locale))
+
+    def identity_of(self, person_id: int) -> ChatIdentity | None:
+        """A chat identity of ``person_id``, preferring the speaker's platform."""
+        identities = self.session.exec(
+            select(ChatIdentity)
+            .where(ChatIdentity.person_id == person_id)
+            .order_by(ChatIdentity.id)
+        ).all()
+        same = [i for i in identities if i.platform == self.incoming.actor.platform]
+        return (same or list(identities) or [None])[0]

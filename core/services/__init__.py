@@ -1,0 +1,1 @@
+"""Platform-neutral services: taxonomy, profiles, matching, needs, privacy."""

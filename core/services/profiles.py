@@ -1,0 +1,119 @@
+"""Reading and editing a person's profile: capacities, languages, and finding people by name.
+
+Invariants kept here and only here: a capacity someone offers (``available``) is one they
+know; a person's languages are at most one level each.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, func, or_
+from sqlmodel import Session, select
+
+from storage.models import ChatIdentity, Person, PersonCapacity, PersonLanguage, Relation
+
+
+def lookup(session: Session, platform: str, name: str) -> Person | None:
+    """The person whose Wikimedia username, or whose handle on ``platform``, is ``name``."""
+    name = name.strip().removeprefix("@")
+    if not name:
+        return None
+    folded = name.casefold()
+    by_username = session.exec(select(Person).where(func.lower(Person.username) == folded)).first()
+    if by_username is not None:
+        return by_username
+    return session.exec(
+        select(Person)
+        .join(ChatIdentity)
+        .where(
+            ChatIdentity.platform == platform,
+            or_(
+                func.lower(ChatIdentity.handle) == folded,
+                func.lower(ChatIdentity.handle) == "@" + folded,
+                func.lower(ChatIdentity.account_id) == folded,
+            ),
+        )
+        .order_by(Person.id)
+    ).first()
+
+
+def capacities_of(session: Session, person_id: int) -> dict[Relation, list[int]]:
+    """The person's capacity codes by relation, in code order."""
+    result: dict[Relation, list[int]] = {relation: [] for relation in Relation}
+    rows = session.exec(
+        select(PersonCapacity)
+        .where(PersonCapacity.person_id == person_id)
+        .order_by(PersonCapacity.capacity_code)
+    )
+    for row in rows:
+        result[Relation(row.relation)].append(row.capacity_code)
+    return result
+
+
+def languages_of(session: Session, person_id: int) -> list[tuple[str, str]]:
+    """(code, level) pairs, strongest first."""
+    rows = session.exec(select(PersonLanguage).where(PersonLanguage.person_id == person_id)).all()
+    order = {level: i for i, level in enumerate(("n", "5", "4", "3", "2", "1", "0"))}
+    return sorted(((r.lang, r.level) for r in rows), key=lambda p: (order[p[1]], p[0]))
+
+
+def _held(session: Session, person_id: int, codes: list[int], relation: Relation) -> set[int]:
+    return set(
+        session.exec(
+            select(PersonCapacity.capacity_code).where(
+                PersonCapacity.person_id == person_id,
+                PersonCapacity.relation == relation,
+                PersonCapacity.capacity_code.in_(codes),
+            )
+        )
+    )
+
+
+def _add(session: Session, person_id: int, codes: list[int], relation: Relation) -> None:
+    held = _held(session, person_id, codes, relation)
+    for code in codes:
+        if code not in held:
+            session.add(PersonCapacity(person_id=person_id, capacity_code=code, relation=relation))
+
+
+def _remove(session: Session, person_id: int, codes: list[int], relations: list[Relation]) -> int:
+    result = session.execute(
+        delete(PersonCapacity).where(
+            PersonCapacity.person_id == person_id,
+            PersonCapacity.capacity_code.in_(codes),
+            PersonCapacity.relation.in_(relations),
+        )
+    )
+    return result.rowcount or 0
+
+
+def offer(session: Session, person_id: int, codes: list[int]) -> None:
+    """The person offers to teach ``codes`` (and so knows them)."""
+    _add(session, person_id, codes, Relation.KNOWN)
+    _add(session, person_id, codes, Relation.AVAILABLE)
+
+
+def know(session: Session, person_id: int, codes: list[int]) -> None:
+    """The person knows ``codes`` and does not offer to teach them."""
+    _add(session, person_id, codes, Relation.KNOWN)
+    _remove(session, person_id, codes, [Relation.AVAILABLE])
+
+
+def want(session: Session, person_id: int, codes: list[int]) -> None:
+    """The person wants to learn ``codes``."""
+    _add(session, person_id, codes, Relation.WANTED)
+
+
+def drop(session: Session, person_id: int, codes: list[int]) -> list[int]:
+    """Forget every relation to ``codes``; the codes that had one."""
+    had = set()
+    for relation in Relation:
+        had |= _held(session, person_id, codes, relation)
+    _remove(session, person_id, codes, list(Relation))
+    return [code for code in codes if code in had]
+
+
+def set_languages(session: Session, person_id: int, languages: list[tuple[str, str]]) -> None:
+    """Replace the person's languages with ``languages`` ((code, level) pairs)."""
+    session.execute(delete(PersonLanguage).where(PersonLanguage.person_id == person_id))
+    for code, level in languages:
+        session.add(PersonLanguage(person_id=person_id, lang=code, level=level))

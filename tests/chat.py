@@ -1,0 +1,69 @@
+"""Conversations with the core, as a test reads them: someone says a line, we read the replies.
+
+This goes through :class:`core.dispatch.Core`, the same entry every adapter uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import count
+
+from adapters.render import render_plain
+from core.dispatch import Core
+from core.parsing import split_command_line
+from core.types import Actor, Conversation, Incoming, Reply
+
+_events = count(1)
+
+
+@dataclass
+class Chat:
+    """One account talking in one room (a direct chat unless ``room`` is given)."""
+
+    core: Core
+    name: str
+    locale: str | None = None
+    room: str | None = None
+    admin: bool = False
+    platform: str = "test"
+    replies: list[Reply] = field(default_factory=list)
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(
+            platform=self.platform,
+            account_id=self.name.lower(),
+            display_name=self.name,
+            handle=f"@{self.name.lower()}",
+            locale_hint=self.locale,
+            is_room_admin=self.admin,
+        )
+
+    @property
+    def conversation(self) -> Conversation:
+        if self.room:
+            return Conversation(self.platform, f"room:{self.room}", is_direct=False)
+        return Conversation(self.platform, f"direct:{self.name.lower()}", is_direct=True)
+
+    def say(self, line: str) -> list[Reply]:
+        """Send ``line`` as a command; the replies, also kept in ``self.replies``."""
+        command, arguments = split_command_line(line)
+        incoming = Incoming(
+            self.actor, self.conversation, command, arguments, event_id=str(next(_events))
+        )
+        self.replies = self.core.handle(incoming)
+        return self.replies
+
+    def ask(self, line: str) -> str:
+        """Send ``line``; every reply rendered as plain text, joined."""
+        return "\n\n".join(render_plain(reply) for reply in self.say(line))
+
+    def press(self, label: str) -> list[Reply]:
+        """Choose the button labelled ``label`` in the last replies."""
+        for reply in self.replies:
+            for button in reply.buttons:
+                if button.label == label:
+                    return self.say(button.command)
+        raise AssertionError(
+            f"no button {label!r} in {[b.label for r in self.replies for b in r.buttons]}"
+        )
