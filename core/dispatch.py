@@ -113,7 +113,7 @@ class Core:
             return [Reply(paragraphs=(message,), locale=locale, is_error=True)]
         command = self.registry.get(incoming.command)
         if command is None:
-            return [self._unknown(t, incoming.command)]
+            return [self._unknown(t, incoming.command, incoming.arguments)]
         ctx = Context(incoming, command, session, self.taxonomy, self.registry, t, now, person)
         if command.where is Where.GROUP and incoming.conversation.is_direct:
             ctx.fail(t("“{command}” works in group rooms only.", command=command.name))
@@ -134,12 +134,13 @@ class Core:
             )
         return replies
 
-    def _unknown(self, t: Translator, name: str) -> Reply:
+    def _unknown(self, t: Translator, name: str, arguments: str) -> Reply:
+        """“Did you mean”, with buttons that run the suggested commands on the same arguments."""
         suggestions = self.registry.suggest(name)
         text = t("I do not know the command “{name}”.", name=t.isolate(name[:64]))
         if suggestions:
             text += " " + t("Did you mean: {names}?", names=t.list(suggestions))
         else:
             text += " " + t("Say “help” to see what I can do.")
-        buttons = tuple(Button(s, f"help {s}") for s in suggestions)
+        buttons = tuple(Button(s, f"{s} {arguments}".strip()) for s in suggestions)
         return Reply(paragraphs=(text,), buttons=buttons, locale=t.locale, is_error=True)

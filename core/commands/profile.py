@@ -14,6 +14,7 @@ from core.registry import Command, Kind, Param, Where
 from core.services import profiles
 from core.services.places import territory_name
 from core.types import Button, Item, Link, Reply
+from storage.demo import DEMO_SOURCE
 from storage.models import Organization, Person, Relation, Territory
 
 CAPX_PROFILE = "https://capx.toolforge.org/profile/{username}"
@@ -70,10 +71,9 @@ def render(ctx: Context, person: Person) -> Reply:
     paragraphs = [person.about] if person.about else []
     if not items and not paragraphs:
         paragraphs.append(t("Nothing here yet."))
+    on_capx = person.username and person.source != DEMO_SOURCE
     links = (
-        [Link(t("Profile on the Capacity Exchange"), capx_link(person.username))]
-        if person.username
-        else []
+        [Link(t("Profile on the Capacity Exchange"), capx_link(person.username))] if on_capx else []
     )
     title = ctx.t.isolate(person.display_name)
     if person.username:

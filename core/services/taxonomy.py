@@ -141,21 +141,18 @@ class Taxonomy:
         return codes.pop() if len(codes) == 1 else None
 
     def search(self, query: str, locale: str, limit: int = 10) -> list[int]:
-        """Capacities whose name contains every word of ``query``, shortest names first,
-        then ones with a close spelling."""
+        """Capacities whose name contains every word of ``query``, shortest names first; when
+        there are none, the ones spelt closest to it."""
         words = normalize(query).split()
         if not words:
             return []
         names = self._names_for(locale)
         hits = sorted({(len(name), code) for name, code in names if all(w in name for w in words)})
-        found = list(dict.fromkeys(code for _, code in hits))
-        if len(found) < limit:
-            close = difflib.get_close_matches(
-                " ".join(words), [name for name, _ in names], n=limit, cutoff=0.6
-            )
-            by_name = dict(names)
-            found.extend(by_name[name] for name in close if by_name[name] not in found)
-        return found[:limit]
+        if hits:
+            return list(dict.fromkeys(code for _, code in hits))[:limit]
+        by_name = dict(names)
+        close = difflib.get_close_matches(" ".join(words), list(by_name), n=limit, cutoff=0.6)
+        return list(dict.fromkeys(by_name[name] for name in close))
 
     def resolve(self, text: str, locale: str) -> Resolution:
         """Resolve a capacity as typed: by code, by exact name, by a unique partial name, or by a
