@@ -22,7 +22,9 @@ log = logging.getLogger("capx-bot")
 
 
 def _common() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    """Options every subcommand takes, before or after its name. SUPPRESS keeps a subcommand's
+    parser from resetting a value given before the subcommand."""
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     common.add_argument("--config", metavar="FILE", help="a TOML configuration file")
     common.add_argument(
         "--db", metavar="URL", help="database file or URL (default: $CAPX_DATABASE_URL, config)"
@@ -59,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        config = load(args.config, args.db)
+        config = load(getattr(args, "config", None), getattr(args, "db", None))
     except ConfigError as error:
         print(f"capx-bot: {error}", file=sys.stderr)
         return 2
