@@ -29,10 +29,10 @@ test: $(BIN)/.installed-test
 	$(BIN)/pytest
 
 i18n: $(BIN)/.installed
-	$(BIN)/pybabel extract -F babel.cfg -k N_ -k t -k plural:1,2 --no-location --sort-output \
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k t -k plural:1,2 --add-comments=Translators: --no-location --sort-output \
 		--project=capx-bot --copyright-holder="capx-bot contributors" \
 		-o locales/messages.pot .
-	$(BIN)/pybabel update --quiet --ignore-obsolete -i locales/messages.pot -d locales -D messages
+	$(BIN)/pybabel --quiet update --ignore-obsolete -i locales/messages.pot -d locales -D messages
 	$(BIN)/pybabel compile --statistics -d locales -D messages
 
 bench: $(BIN)/.installed-test

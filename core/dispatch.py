@@ -109,7 +109,11 @@ class Core:
             person.last_active_at = now
 
         if len(incoming.command) + len(incoming.arguments) > MAX_INPUT:
-            message = t("That is too long: I read at most {n} characters.", n=t.number(MAX_INPUT))
+            message = t.plural(
+                "That is too long: I read at most {n} character.",
+                "That is too long: I read at most {n} characters.",
+                MAX_INPUT,
+            )
             return [Reply(paragraphs=(message,), locale=locale, is_error=True)]
         command = self.registry.get(incoming.command)
         if command is None:

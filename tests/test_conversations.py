@@ -28,7 +28,7 @@ def test_help_lists_every_command_and_explains_one(core):
     assert names == [command.name for command in core.registry]
     text = chat.ask("help find")
     assert text.startswith("find <capacity> [in <language>] [near <territory>]")
-    assert "Also: mentor" in text and "find budgeting near Brazil" in text
+    assert "Also known as: mentor" in text and "find budgeting near Brazil" in text
 
 
 def test_help_for_an_unknown_command_suggests_close_ones(core):

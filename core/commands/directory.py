@@ -44,6 +44,8 @@ def _show(ctx: Context, code: int) -> Reply:
         paragraphs.append(t("Part of: {path}", path=" › ".join(path)))
     paragraphs.append(
         t.plural("{n} person offers to teach it.", "{n} people offer to teach it.", offering)
+        if offering
+        else t("Nobody offers to teach it yet.")
     )
     children = taxonomy.children.get(code, [])
     return ctx.reply(

@@ -33,7 +33,7 @@ def help_(ctx: Context, args: dict[str, Any]) -> Reply:
         )
     paragraphs = [t(command.help)]
     if command.aliases:
-        paragraphs.append(t("Also: {names}", names=t.list(list(command.aliases))))
+        paragraphs.append(t("Also known as: {names}", names=t.list(list(command.aliases))))
     if command.examples:
         paragraphs.append(t("Examples:"))
     return ctx.reply(

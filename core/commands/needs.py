@@ -42,7 +42,13 @@ def need(ctx: Context, args: dict[str, Any]) -> Reply:
     t = ctx.t
     text = args["text"]
     if len(text) > MAX_NEED_TEXT:
-        ctx.fail(t("Please keep it under {n} characters.", n=t.number(MAX_NEED_TEXT)))
+        ctx.fail(
+            t.plural(
+                "Please keep it under {n} character.",
+                "Please keep it under {n} characters.",
+                MAX_NEED_TEXT,
+            )
+        )
     conversation = ctx.incoming.conversation
     posted = Need(
         person_id=ctx.me().id,
@@ -231,7 +237,10 @@ COMMANDS = [
     Command(
         "close",
         summary=N_("close a need"),
-        help=N_("Closes a need: its author, or an admin of the room it was posted in, may."),
+        help=N_(
+            "Closes a need. Only its author or an admin of the room where it was posted can "
+            "do this."
+        ),
         handler=close,
         params=(NEED,),
         examples=("close 12",),

@@ -197,7 +197,13 @@ def about(ctx: Context, args: dict[str, Any]) -> Reply:
         person.about = None
         return _confirm(ctx, ctx.t("Your description is removed."))
     if len(text) > MAX_ABOUT:
-        ctx.fail(ctx.t("Please keep it under {n} characters.", n=ctx.t.number(MAX_ABOUT)))
+        ctx.fail(
+            ctx.t.plural(
+                "Please keep it under {n} character.",
+                "Please keep it under {n} characters.",
+                MAX_ABOUT,
+            )
+        )
     person.about = text
     return _confirm(ctx, ctx.t("Your description is saved."))
 

@@ -134,7 +134,7 @@ class Taxonomy:
     def exact(self, text: str, locale: str) -> int | None:
         """The capacity whose code or name (in the locale or English) is exactly ``text``."""
         text = text.strip().lstrip("#")
-        if text.isdigit():
+        if text.isascii() and text.isdigit():
             return int(text) if int(text) in self.nodes else None
         wanted = normalize(text)
         codes = {code for name, code in self._names_for(locale) if name == wanted}

@@ -1,0 +1,1 @@
+"""gettext catalogs (messages.pot and <locale>/LC_MESSAGES/messages.po), built with Babel."""
