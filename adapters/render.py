@@ -4,51 +4,53 @@ choices in plain text, for platforms without buttons."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 
-from core.types import Reply
+from core.types import Link, Reply
 
 BULLET = "•"
 
 
+def _lines(
+    reply: Reply,
+    text: Callable[[str], str],
+    title: Callable[[str], str],
+    detail: Callable[[str], str],
+    link: Callable[[Link], str],
+) -> list[str]:
+    """The reply's lines, each string passed through the given formatters; blocks are
+    separated by one empty line."""
+    blocks: list[list[str]] = [[title(reply.title)]] if reply.title else []
+    blocks += [[text(paragraph)] for paragraph in reply.paragraphs]
+    items: list[str] = []
+    for item in reply.items:
+        items.append(f"{BULLET} {text(item.text)}")
+        if item.detail:
+            items.append(f"  {detail(item.detail)}")
+    blocks += [items, [link(each) for each in reply.links]]
+    lines: list[str] = []
+    for block in filter(None, blocks):
+        lines += [*block, ""]
+    return lines[:-1]
+
+
 def render_plain(reply: Reply, *, numbered_choices: bool = True) -> str:
     """The reply as plain text; choices numbered ``[1]``, ``[2]``... when asked."""
-    lines: list[str] = []
-    if reply.title:
-        lines += [reply.title, ""]
-    for paragraph in reply.paragraphs:
-        lines += [paragraph, ""]
-    for item in reply.items:
-        lines.append(f"{BULLET} {item.text}")
-        if item.detail:
-            lines.append(f"  {item.detail}")
-    if reply.items:
-        lines.append("")
-    for link in reply.links:
-        lines.append(f"{link.label}: {link.url}")
-    if reply.links:
-        lines.append("")
-    if numbered_choices:
-        lines += [f"[{n}] {button.label}" for n, button in enumerate(reply.buttons, 1)]
-    return "\n".join(lines).strip()
+    lines = _lines(reply, str, str, str, lambda link: f"{link.label}: {link.url}")
+    if numbered_choices and reply.buttons:
+        lines += ["", *(f"[{n}] {button.label}" for n, button in enumerate(reply.buttons, 1))]
+    return "\n".join(lines)
 
 
 def render_html(reply: Reply, *, newline: str = "\n") -> str:
     """The reply as HTML with only ``b``, ``i`` and ``a`` tags (safe on Telegram and Matrix);
     ``newline`` separates lines (``<br>`` for Matrix). Buttons are left to the platform."""
-    lines: list[str] = []
-    if reply.title:
-        lines += [f"<b>{escape(reply.title)}</b>", ""]
-    for paragraph in reply.paragraphs:
-        lines += [escape(paragraph), ""]
-    for item in reply.items:
-        lines.append(f"{BULLET} {escape(item.text)}")
-        if item.detail:
-            lines.append(f"  <i>{escape(item.detail)}</i>")
-    if reply.items:
-        lines.append("")
-    for link in reply.links:
-        lines.append(f'<a href="{escape(link.url, quote=True)}">{escape(link.label)}</a>')
-    while lines and not lines[-1]:
-        lines.pop()
+    lines = _lines(
+        reply,
+        escape,
+        lambda title: f"<b>{escape(title)}</b>",
+        lambda detail: f"<i>{escape(detail)}</i>",
+        lambda link: f'<a href="{escape(link.url, quote=True)}">{escape(link.label)}</a>',
+    )
     return newline.join(lines)

@@ -45,13 +45,16 @@ class Chat:
             return Conversation(self.platform, f"room:{self.room}", is_direct=False)
         return Conversation(self.platform, f"direct:{self.name.lower()}", is_direct=True)
 
-    def say(self, line: str) -> list[Reply]:
-        """Send ``line`` as a command; the replies, also kept in ``self.replies``."""
+    def incoming(self, line: str) -> Incoming:
+        """``line`` as the core receives it from an adapter."""
         command, arguments = split_command_line(line)
-        incoming = Incoming(
+        return Incoming(
             self.actor, self.conversation, command, arguments, event_id=str(next(_events))
         )
-        self.replies = self.core.handle(incoming)
+
+    def say(self, line: str) -> list[Reply]:
+        """Send ``line`` as a command; the replies, also kept in ``self.replies``."""
+        self.replies = self.core.handle(self.incoming(line))
         return self.replies
 
     def ask(self, line: str) -> str:

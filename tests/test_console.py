@@ -4,6 +4,8 @@ process reading a pipe, on a real SQLite file."""
 from __future__ import annotations
 
 import os
+import pty
+import select
 import subprocess
 import sys
 from pathlib import Path
@@ -102,3 +104,45 @@ def test_every_subcommand_takes_config_and_db():
         before = parser.parse_args(["--config", "c.toml", "--db", "x.db", *argv])
         assert (after.config, after.db) == (before.config, before.db) == ("c.toml", "x.db")
     assert "console" in parser.format_help() and "seed" in parser.format_help()
+
+
+def test_on_a_terminal_the_console_is_an_interactive_prompt_with_history(seeded, tmp_path):
+    main, follower = pty.openpty()
+    history = tmp_path / "history"
+    config = tmp_path / "config.toml"
+    config.write_text(f'[console]\nhistory = "{history}"\n')
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bots.cli",
+            "--db",
+            seeded,
+            "--config",
+            str(config),
+            "console",
+            "--as",
+            "Tess",
+        ],
+        stdin=follower,
+        stdout=follower,
+        stderr=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    os.close(follower)
+    output = b""
+
+    def read_until(marker: bytes) -> None:
+        nonlocal output
+        while marker not in output:
+            ready, _, _ = select.select([main], [], [], 30)
+            assert ready, f"no {marker!r} in {output[-500:]!r}"
+            output += os.read(main, 65536)
+
+    read_until(b"Tess> ")
+    os.write(main, b"capacities\r")
+    read_until(b"Capacities")
+    os.write(main, b"quit\r")
+    assert process.wait(timeout=30) == 0
+    os.close(main)
+    assert "capacities" in history.read_text()

@@ -1,0 +1,57 @@
+"""The core's entry: crashes become apologies, writes are all-or-nothing, async adapters."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlmodel import Session, select
+
+from core.commands import build_registry
+from core.dispatch import Core
+from core.i18n import N_, Translator
+from core.registry import Command, Kind, Param
+from storage.models import Person
+from tests.chat import Chat
+
+
+def _write_then_crash(ctx, args):
+    ctx.me()
+    raise RuntimeError("boom")
+
+
+def test_a_crash_rolls_back_answers_politely_and_logs_no_message_text(core, caplog):
+    registry = build_registry()
+    registry.add(
+        Command(
+            "crash",
+            N_("crash"),
+            N_("crash"),
+            _write_then_crash,
+            params=(Param("text", Kind.TEXT, N_("text")),),
+        )
+    )
+    crashing = Core(core.engine, registry=registry)
+    caplog.set_level(logging.ERROR)
+
+    [reply] = Chat(crashing, "Ana", locale="pt-br").say("crash secret words")
+
+    assert reply.is_error and reply.locale == "pt_BR"
+    assert reply.paragraphs == (
+        Translator("pt_BR")("Sorry, something went wrong. Please try again later."),
+    )
+    with Session(core.engine) as session:
+        assert session.exec(select(Person)).all() == []
+    assert "'crash'" in caplog.text and "secret" not in caplog.text
+
+
+def test_handle_async_gives_the_same_replies_off_the_event_loop(core):
+    chat = Chat(core, "Ana")
+    chat.say("offer finance")
+
+    async def both():
+        incoming = chat.incoming("profile")
+        return await core.handle_async(incoming), core.handle(incoming)
+
+    from_loop, direct = asyncio.run(both())
+    assert from_loop == direct and "finance" in from_loop[0].items[0].text
