@@ -15,7 +15,15 @@ from sqlmodel import select
 
 from core.context import Context
 from core.i18n import N_, to_cldr
-from core.parsing import Token, normalize, split_arguments, split_list, tokenize, tokens_text
+from core.parsing import (
+    LIST_SEPARATORS,
+    Token,
+    normalize,
+    split_arguments,
+    split_list,
+    tokenize,
+    tokens_text,
+)
 from core.registry import Command, Kind, Param
 from core.services.places import territory_name
 from core.types import Button
@@ -27,6 +35,7 @@ NATIVE = N_("native")
 ON = (N_("on"), N_("yes"))
 OFF = (N_("off"), N_("no"))
 MAX_CHOICES = 5
+DEFAULT_LEVEL = "3"
 
 
 class Cleared:
@@ -159,29 +168,27 @@ def resolve_language(ctx: Context, text: str) -> str:
 
 
 def parse_language_levels(ctx: Context, text: str) -> list[tuple[str, str]]:
-    """``pt-br n, en 3`` -> ``[("pt-br", "n"), ("en", "3")]``; a language alone is level 3."""
+    """``pt-br n, en 3`` or ``pt-br:n en:3`` -> ``[("pt-br", "n"), ("en", "3")]``. A level is
+    0-5 or native (``n``, or the word in the reader's language); a language alone is level 3."""
+    items: list[list[str]] = []
+    if LIST_SEPARATORS.search(text):
+        items = [[t.text for t in tokenize(item.replace(":", " "))] for item in split_list(text)]
+    else:
+        for token in tokenize(text.replace(":", " ")):
+            if items and len(items[-1]) == 1 and _level(ctx, token.text):
+                items[-1].append(token.text)
+            else:
+                items.append([token.text])
     result: dict[str, str] = {}
-    for item in split_list(text) if any(s in text for s in ",;،") else _pairs(text):
-        words = [t.text for t in tokenize(item.replace(":", " "))]
-        level = "3"
-        if len(words) > 1 and _level(ctx, words[-1]) is not None:
-            level = _level(ctx, words.pop()) or level
-        result[resolve_language(ctx, " ".join(words))] = level
+    for words in filter(None, items):
+        level = _level(ctx, words[-1]) if len(words) > 1 else None
+        language = " ".join(words[:-1] if level else words)
+        result[resolve_language(ctx, language)] = level or DEFAULT_LEVEL
     return list(result.items())
 
 
-def _pairs(text: str) -> list[str]:
-    """Split ``pt-br n en 3 es`` into ``["pt-br n", "en 3", "es"]``."""
-    items: list[str] = []
-    for token in tokenize(text.replace(":", " ")):
-        if items and (token.text.lower() in LANGUAGE_LEVELS or token.text.lower() == "native"):
-            items[-1] += f" {token.text}"
-        else:
-            items.append(token.text)
-    return items
-
-
 def _level(ctx: Context, word: str) -> str | None:
+    """The CapX level ``word`` names, if it names one."""
     word = word.lower()
     if word in LANGUAGE_LEVELS:
         return word

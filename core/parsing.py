@@ -17,7 +17,7 @@ MAX_INPUT = 4096
 """Longest command line the bot reads, in characters."""
 
 _QUOTES = {'"': '"', "“": "”", "«": "»", "„": "“", "「": "」", "‘": "’"}
-_LIST_SEPARATORS = re.compile(r"[,;،、]")
+LIST_SEPARATORS = re.compile(r"[,;،、]")
 
 
 class UsageError(Exception):
@@ -73,7 +73,7 @@ def split_command_line(line: str) -> tuple[str, str]:
 
 def split_list(text: str) -> list[str]:
     """Items of a comma-separated list, stripped, empty ones dropped."""
-    return [part.strip() for part in _LIST_SEPARATORS.split(text) if part.strip()]
+    return [part.strip() for part in LIST_SEPARATORS.split(text) if part.strip()]
 
 
 def tokens_text(source: str, tokens: list[Token]) -> str:
