@@ -7,6 +7,7 @@ the same command again with that choice written in.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -47,6 +48,7 @@ ANY_LANGUAGE = "*"
 
 
 def is_word(ctx: Context, text: str, *words: str) -> bool:
+    """Whether ``text`` is one of ``words`` (English msgids), in English or translated."""
     wanted = normalize(text)
     return any(wanted in (normalize(w), normalize(ctx.t(w))) for w in words)
 
@@ -71,7 +73,7 @@ def parse(ctx: Context, command: Command, arguments: str) -> dict[str, Any]:
     return values
 
 
-def _resolve(ctx: Context, command: Command, param: Param, source: str, tokens: list[Token]):
+def _resolve(ctx: Context, command: Command, param: Param, source: str, tokens: list[Token]) -> Any:
     text = tokens_text(source, tokens)
     start, end = tokens[0].start, tokens[-1].end
 
@@ -116,8 +118,9 @@ def _resolve(ctx: Context, command: Command, param: Param, source: str, tokens: 
             return text
 
 
-def resolve_capacity(ctx: Context, text: str, retry_with) -> int:
-    """The capacity ``text`` names, or a failure offering the closest capacities."""
+def resolve_capacity(ctx: Context, text: str, retry_with: Callable[[str], str]) -> int:
+    """The capacity ``text`` names, or a failure offering the closest capacities as buttons;
+    ``retry_with(code)`` is the command line a button runs."""
     if not ctx.taxonomy:
         ctx.fail(ctx.t("The capacity directory is empty. An operator must run “capx-bot seed”."))
     found = ctx.taxonomy.resolve(text, ctx.locale)
