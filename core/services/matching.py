@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import IntEnum
+from itertools import product
 
-from sqlalchemy import Row, and_, case, exists, func, literal, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import Row, Select, case, exists, func, literal, or_, select
 from sqlmodel import Session
 
 from core.services.taxonomy import Taxonomy
@@ -126,81 +126,101 @@ def _region_of(session: Session, territory_code: str | None) -> str | None:
 def find(
     session: Session, taxonomy: Taxonomy, seeker: Seeker, query: Query, now: datetime
 ) -> list[Match]:
-    """The best candidates for ``query.capacity``, best first, at most ``query.limit``."""
-    capacity = query.capacity
-    children = taxonomy.descendants(capacity)
-    relatives = taxonomy.relatives(capacity)
-    pc = PersonCapacity.__table__.c
-    available = pc.relation == Relation.AVAILABLE
-    fit_of_row = case(
-        (and_(pc.capacity_code == capacity, available), int(Fit.OFFERS)),
-        (and_(pc.capacity_code.in_(children or [-1]), available), int(Fit.OFFERS_CHILD)),
-        (and_(pc.capacity_code.in_(relatives or [-1]), available), int(Fit.OFFERS_RELATIVE)),
-        (pc.capacity_code == capacity, int(Fit.KNOWS)),
-        else_=0,
-    )
-    fits = (
-        select(pc.person_id, func.max(fit_of_row).label("fit"))
-        .where(
-            or_(
-                pc.capacity_code == capacity,
-                and_(pc.capacity_code.in_([*children, *relatives] or [-1]), available),
-            ),
-            pc.relation.in_([Relation.AVAILABLE, Relation.KNOWN]),
-        )
-        .group_by(pc.person_id)
-        .subquery()
-    )
+    """The best candidates for ``query.capacity``, best first, at most ``query.limit``.
 
-    person = Person.__table__.c
-    home = aliased(Territory)
+    A better fit outweighs every other reason together, and within a fit a shared language
+    outweighs all the rest, so candidates fall into tiers that rank one after the other: one
+    small query per tier, best tier first, until ``query.limit`` people are found. The result
+    is the one a single query scoring every candidate would give.
+    """
+    capacity = query.capacity
+    tiers = [
+        (Fit.OFFERS, Relation.AVAILABLE, [capacity]),
+        (Fit.OFFERS_CHILD, Relation.AVAILABLE, taxonomy.descendants(capacity)),
+        (Fit.OFFERS_RELATIVE, Relation.AVAILABLE, taxonomy.relatives(capacity)),
+        (Fit.KNOWS, Relation.KNOWN, [capacity]),
+    ]
     anchor = query.near or seeker.territory_code
     region = _region_of(session, anchor)
     languages = (query.language,) if query.language else seeker.languages
-
-    shared = speaks_any(languages, person.id) if languages else literal(False)
-    same_country = person.territory_code == anchor if anchor else literal(False)
-    same_region = home.parent_code == region if region else literal(False)
-    same_affiliation = (
-        person.organization_id == seeker.organization_id
-        if seeker.organization_id is not None
-        else literal(False)
-    )
-    active = person.last_active_at >= now - ACTIVE_WITHIN
-    nr = NeedResponse.__table__.c
-    load = (
-        select(func.count())
-        .where(nr.person_id == person.id, nr.created_at >= now - LOAD_WITHIN)
-        .scalar_subquery()
-    )
-    score = (
-        fits.c.fit * FIT_WEIGHT
-        + case((shared, SHARED_LANGUAGE), else_=0)
-        + case((same_country, SAME_COUNTRY), (same_region, SAME_REGION), else_=0)
-        + case((same_affiliation, SAME_AFFILIATION), else_=0)
-        + case((active, ACTIVE), else_=0)
-        - LOAD_PENALTY * func.min(load, LOAD_CAP)
-    ).label("score")
-
-    statement = (
-        select(person.id, fits.c.fit, score, load.label("load"))
-        .join(fits, fits.c.person_id == person.id)
-        .outerjoin(home, home.code == person.territory_code)
-        .where(person.discoverable)
-        .order_by(score.desc(), person.id)
-        .limit(query.limit)
-    )
-    if seeker.person_id is not None:
-        statement = statement.where(person.id != seeker.person_id)
-    if not query.any_language:
-        statement = statement.where(shared if languages else literal(False))
-    if query.near and region:
-        statement = statement.where(
-            or_(home.parent_code == region, person.territory_code == region)
-        )
-
-    ranked = session.execute(statement).all()
+    if languages:
+        sharing = [True, False] if query.any_language else [True]
+    else:
+        sharing = [False] if query.any_language else []
+    scoring = _Scoring(seeker, query, anchor, region, languages, now)
+    ranked: list[Row] = []
+    for (fit, relation, codes), shared in product(tiers, sharing):
+        if len(ranked) >= query.limit:
+            break
+        if codes:
+            statement = scoring.tier(fit, relation, codes, shared, [r.id for r in ranked])
+            ranked += session.execute(statement.limit(query.limit - len(ranked))).all()
     return _explain(session, taxonomy, seeker, query, ranked, anchor, region, now)
+
+
+class _Scoring:
+    """The SQL that ranks one tier of candidates, for one seeker and query."""
+
+    def __init__(
+        self,
+        seeker: Seeker,
+        query: Query,
+        anchor: str | None,
+        region: str | None,
+        languages: tuple[str, ...],
+        now: datetime,
+    ) -> None:
+        person = Person.__table__.c
+        self.region_countries = select(Territory.code).where(Territory.parent_code == region)
+        nr = NeedResponse.__table__.c
+        self.load = (
+            select(func.count())
+            .where(nr.person_id == person.id, nr.created_at >= now - LOAD_WITHIN)
+            .scalar_subquery()
+        )
+        same_affiliation = (
+            person.organization_id == seeker.organization_id
+            if seeker.organization_id is not None
+            else literal(False)
+        )
+        places = [(person.territory_code == anchor, SAME_COUNTRY)] if anchor else []
+        if region:
+            places.append((person.territory_code.in_(self.region_countries), SAME_REGION))
+        self.points = case(*places, else_=0) if places else literal(0)
+        self.points = (
+            self.points
+            + case((same_affiliation, SAME_AFFILIATION), else_=0)
+            + case((person.last_active_at >= now - ACTIVE_WITHIN, ACTIVE), else_=0)
+            - LOAD_PENALTY * func.min(self.load, LOAD_CAP)
+        )
+        self.shared = speaks_any(languages, person.id) if languages else None
+        self.filters = [person.discoverable]
+        if seeker.person_id is not None:
+            self.filters.append(person.id != seeker.person_id)
+        if query.near and region:
+            self.filters.append(
+                or_(
+                    person.territory_code.in_(self.region_countries),
+                    person.territory_code == region,
+                )
+            )
+
+    def tier(
+        self, fit: Fit, relation: Relation, codes: list[int], shared: bool, ranked: list[int]
+    ) -> Select:
+        """The people holding one of ``codes`` as ``relation``, who share a language with the
+        seeker or (``shared`` false) do not, other than ``ranked``, best first."""
+        person = Person.__table__.c
+        pc = PersonCapacity.__table__.c
+        holders = select(pc.person_id).where(pc.capacity_code.in_(codes), pc.relation == relation)
+        base = int(fit) * FIT_WEIGHT + (SHARED_LANGUAGE if shared else 0)
+        score = (literal(base) + self.points).label("score")
+        language = [] if self.shared is None else [self.shared if shared else ~self.shared]
+        return (
+            select(person.id, literal(int(fit)).label("fit"), score, self.load.label("load"))
+            .where(person.id.in_(holders), person.id.notin_(ranked), *language, *self.filters)
+            .order_by(score.desc(), person.id)
+        )
 
 
 def _explain(

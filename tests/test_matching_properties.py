@@ -1,0 +1,204 @@
+"""``matching.find`` against a plain Python statement of the ranking, on random communities.
+
+The reference below scores every person one by one, as the design describes the ranking; the
+service must return exactly its best ``limit`` people, scores and order included.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete
+from sqlmodel import Session, select
+
+from core.services import matching
+from core.services.matching import Query, Seeker
+from storage.models import (
+    USABLE_LEVELS,
+    Need,
+    NeedResponse,
+    Organization,
+    Person,
+    PersonCapacity,
+    PersonLanguage,
+    Territory,
+)
+from tests.conftest import NOW
+
+CODES = [10, 11, 12, 13, 14, 15, 16, 21, 22]  # finance, governance and grants, with their parts
+LANGUAGES = ["en", "pt", "pt-br", "ar", "fr"]
+TERRITORIES = ["br", "ar", "pe", "jp", "fr", None]
+ORGANIZATIONS = ["WMB", "WMAR", None]
+
+people = st.lists(
+    st.fixed_dictionaries(
+        {
+            "capacities": st.lists(
+                st.tuples(st.sampled_from(CODES), st.sampled_from(["known", "available"])),
+                max_size=4,
+            ),
+            "languages": st.dictionaries(
+                st.sampled_from(LANGUAGES),
+                st.sampled_from(["0", "1", "2", "3", "4", "5", "n"]),
+                max_size=3,
+            ),
+            "territory": st.sampled_from(TERRITORIES),
+            "organization": st.sampled_from(ORGANIZATIONS),
+            "discoverable": st.booleans(),
+            "idle_days": st.integers(0, 200),
+            "helping": st.integers(0, 8),
+        }
+    ),
+    min_size=1,
+    max_size=25,
+)
+queries = st.fixed_dictionaries(
+    {
+        "capacity": st.sampled_from(CODES),
+        "language": st.sampled_from([None, None, "pt", "ar"]),
+        "any_language": st.booleans(),
+        "near": st.sampled_from([None, None, "br", "LAC", "jp"]),
+        "limit": st.integers(1, 12),
+    }
+)
+
+
+def build(session: Session, world: list[dict]) -> list[Person]:
+    for table in (NeedResponse, Need, PersonCapacity, PersonLanguage, Person):
+        session.execute(delete(table))
+    organizations = {o.acronym: o.id for o in session.exec(select(Organization))}
+    asker = Person(display_name="asker")
+    session.add(asker)
+    session.flush()
+    needs = [
+        Need(person_id=asker.id, capacity_code=10, text="x", platform="t", room_id="r")
+        for _ in range(8)
+    ]
+    session.add_all(needs)
+    session.flush()
+    created = []
+    for n, spec in enumerate(world):
+        person = Person(
+            display_name=f"p{n}",
+            territory_code=spec["territory"],
+            organization_id=organizations.get(spec["organization"]),
+            discoverable=spec["discoverable"],
+            last_active_at=NOW - timedelta(days=spec["idle_days"]),
+        )
+        session.add(person)
+        session.flush()
+        held = set(spec["capacities"])
+        held |= {(code, "known") for code, relation in held if relation == "available"}
+        session.add_all(
+            PersonCapacity(person_id=person.id, capacity_code=code, relation=relation)
+            for code, relation in held
+        )
+        session.add_all(
+            PersonLanguage(person_id=person.id, lang=lang, level=level)
+            for lang, level in spec["languages"].items()
+        )
+        session.add_all(  # one answer every five days: some recent, some not
+            NeedResponse(
+                need_id=need.id, person_id=person.id, created_at=NOW - timedelta(days=5 * n)
+            )
+            for n, need in enumerate(needs[: spec["helping"]])
+        )
+        created.append(person)
+    session.flush()
+    return created
+
+
+def reference(session, taxonomy, seeker: Seeker, query: Query) -> list[tuple[int, int]]:
+    """(person id, score) of the best ``query.limit`` people, scoring everyone in Python."""
+    c = query.capacity
+    children, relatives = set(taxonomy.descendants(c)), set(taxonomy.relatives(c))
+    parent = {t.code: t.parent_code for t in session.exec(select(Territory))}
+    anchor = query.near or seeker.territory_code
+    region = anchor if anchor and parent.get(anchor) is None else parent.get(anchor)
+    languages = (query.language,) if query.language else seeker.languages
+    bases = {code.split("-")[0] for code in languages}
+    scored = []
+    for person in session.exec(select(Person).where(Person.display_name != "asker")):
+        rows = session.exec(select(PersonCapacity).where(PersonCapacity.person_id == person.id))
+        fit = max(
+            (
+                4
+                if r.capacity_code == c and r.relation == "available"
+                else 3
+                if r.capacity_code in children and r.relation == "available"
+                else 2
+                if r.capacity_code in relatives and r.relation == "available"
+                else 1
+                if r.capacity_code == c and r.relation == "known"
+                else 0
+                for r in rows
+            ),
+            default=0,
+        )
+        spoken = session.exec(select(PersonLanguage).where(PersonLanguage.person_id == person.id))
+        shared = any(p.lang.split("-")[0] in bases and p.level in USABLE_LEVELS for p in spoken)
+        home_region = parent.get(person.territory_code)
+        if (
+            fit == 0
+            or not person.discoverable
+            or person.id == seeker.person_id
+            or (not shared and not query.any_language)
+            or (query.near and region and region not in (home_region, person.territory_code))
+        ):
+            continue
+        load = len(
+            session.exec(
+                select(NeedResponse).where(
+                    NeedResponse.person_id == person.id,
+                    NeedResponse.created_at >= NOW - matching.LOAD_WITHIN,
+                )
+            ).all()
+        )
+        score = fit * 1000 + (200 if shared else 0)
+        if anchor and person.territory_code == anchor:
+            score += 60
+        elif region and home_region == region:
+            score += 30
+        if seeker.organization_id is not None and person.organization_id == seeker.organization_id:
+            score += 40
+        if person.last_active_at >= NOW - matching.ACTIVE_WITHIN:
+            score += 20
+        score -= 5 * min(load, 6)
+        scored.append((person.id, score))
+    return sorted(scored, key=lambda pair: (-pair[1], pair[0]))[: query.limit]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(world=people, spec=queries, data=st.data())
+def test_find_returns_exactly_the_best_of_a_full_scoring(core, world, spec, data):
+    with Session(core.engine) as session:
+        created = build(session, world)
+        me = data.draw(st.sampled_from([None, *created]))
+        seeker = Seeker(
+            person_id=me.id if me else None,
+            languages=tuple(
+                sorted(
+                    {
+                        p.lang
+                        for p in session.exec(
+                            select(PersonLanguage).where(PersonLanguage.person_id == me.id)
+                        )
+                        if p.level in USABLE_LEVELS
+                    }
+                )
+            )
+            if me
+            else ("en",),
+            territory_code=me.territory_code if me else None,
+            organization_id=me.organization_id if me else None,
+        )
+        query = Query(**spec)
+        found = matching.find(session, core.taxonomy, seeker, query, NOW)
+        assert [(m.person_id, m.score) for m in found] == reference(
+            session, core.taxonomy, seeker, query
+        )
+        session.rollback()
