@@ -10,6 +10,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,12 +28,11 @@ POSTGRES_URL = os.environ.get("CAPX_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
 
 
-@pytest.fixture
-def database_url(request, tmp_path) -> Iterator[str]:
-    """The URL of a new, empty database on the backend named by ``request.param``."""
-    backend = getattr(request, "param", "sqlite")
+@contextmanager
+def new_database(backend: str, directory: Path) -> Iterator[str]:
+    """The URL of a new, empty database on ``backend``, dropped afterwards."""
     if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'capx.db'}"
+        yield f"sqlite:///{directory / 'capx.db'}"
         return
     server = make_url(normalize_url(POSTGRES_URL))
     name = f"capx_test_{uuid.uuid4().hex[:12]}"
@@ -45,6 +45,13 @@ def database_url(request, tmp_path) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def database_url(request, tmp_path) -> Iterator[str]:
+    """The URL of a new, empty database on the backend named by ``request.param``."""
+    with new_database(getattr(request, "param", "sqlite"), tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
@@ -106,6 +113,24 @@ def _core_on_copy(template: Path, directory: Path) -> Iterator[Core]:
 def core(reference_db, tmp_path) -> Iterator[Core]:
     """The core on a private copy of the reference database, its clock fixed at ``NOW``."""
     yield from _core_on_copy(reference_db, tmp_path)
+
+
+@pytest.fixture(params=BACKENDS)
+def core_on_every_backend(request, reference_db, tmp_path) -> Iterator[Core]:
+    """Like ``core``, once on SQLite and once on a new, seeded PostgreSQL database when its URL
+    is set. A test module opts in by naming this fixture ``core``."""
+    if request.param == "sqlite":
+        yield from _core_on_copy(reference_db, tmp_path)
+        return
+    with new_database(request.param, tmp_path) as url:
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+        with unit_of_work(engine) as session:
+            seed_reference(session)
+        core = Core(engine, clock=lambda: NOW)
+        yield core
+        core.close()
+        engine.dispose()
 
 
 @pytest.fixture

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.chat import Chat
+
+
+@pytest.fixture
+def core(core_on_every_backend):
+    """These tests run on SQLite and PostgreSQL: matching is SQL."""
+    return core_on_every_backend
+
 
 FINANCE, BUDGETING, GOVERNANCE = 11, 12, 15
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete
@@ -26,6 +27,13 @@ from storage.models import (
     Territory,
 )
 from tests.conftest import NOW
+
+
+@pytest.fixture
+def core(core_on_every_backend):
+    """This test runs on SQLite and PostgreSQL: matching is SQL."""
+    return core_on_every_backend
+
 
 CODES = [10, 11, 12, 13, 14, 15, 16, 21, 22]  # finance, governance and grants, with their parts
 LANGUAGES = ["en", "pt", "pt-br", "ar", "fr"]

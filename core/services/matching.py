@@ -191,7 +191,7 @@ class _Scoring:
             self.points
             + case((same_affiliation, SAME_AFFILIATION), else_=0)
             + case((person.last_active_at >= now - ACTIVE_WITHIN, ACTIVE), else_=0)
-            - LOAD_PENALTY * func.min(self.load, LOAD_CAP)
+            - LOAD_PENALTY * case((self.load > LOAD_CAP, LOAD_CAP), else_=self.load)
         )
         self.shared = speaks_any(languages, person.id) if languages else None
         self.filters = [person.discoverable]
