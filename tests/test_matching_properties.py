@@ -60,7 +60,7 @@ people = st.lists(
         }
     ),
     min_size=1,
-    max_size=25,
+    max_size=40,
 )
 queries = st.fixed_dictionaries(
     {
@@ -68,7 +68,7 @@ queries = st.fixed_dictionaries(
         "language": st.sampled_from([None, None, "pt", "ar"]),
         "any_language": st.booleans(),
         "near": st.sampled_from([None, None, "br", "LAC", "jp"]),
-        "limit": st.integers(1, 12),
+        "limit": st.sampled_from([1, 2, 3, 5, 12]),
     }
 )
 
@@ -178,11 +178,21 @@ def reference(session, taxonomy, seeker: Seeker, query: Query) -> list[tuple[int
     return sorted(scored, key=lambda pair: (-pair[1], pair[0]))[: query.limit]
 
 
+@pytest.fixture(params=["whole", "in cells"])
+def tiers(request, monkeypatch):
+    """Rank small tiers whole, as a small community does, or force the cell-by-cell search
+    that large tiers take by making every tier count as large."""
+    if request.param == "in cells":
+        monkeypatch.setattr(matching, "SMALL", 1)
+        monkeypatch.setattr(matching, "MANY", 2)
+    return request.param
+
+
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(world=people, spec=queries, data=st.data())
-def test_find_returns_exactly_the_best_of_a_full_scoring(core, world, spec, data):
+def test_find_returns_exactly_the_best_of_a_full_scoring(core, tiers, world, spec, data):
     with Session(core.engine) as session:
         created = build(session, world)
         me = data.draw(st.sampled_from([None, *created]))
@@ -209,4 +219,22 @@ def test_find_returns_exactly_the_best_of_a_full_scoring(core, world, spec, data
         assert [(m.person_id, m.score) for m in found] == reference(
             session, core.taxonomy, seeker, query
         )
+        session.rollback()
+
+
+def test_in_a_crowd_of_equals_the_earliest_profiles_come_first(core, tiers):
+    alike = {
+        "capacities": [(11, "available")],
+        "languages": {"en": "n"},
+        "territory": None,
+        "organization": None,
+        "discoverable": True,
+        "idle_days": 0,
+        "helping": 0,
+    }
+    with Session(core.engine) as session:
+        crowd = build(session, [alike] * 6)
+        seeker = Seeker(None, ("en",))
+        found = matching.find(session, core.taxonomy, seeker, Query(11, limit=2), NOW)
+        assert [m.person_id for m in found] == [crowd[0].id, crowd[1].id]
         session.rollback()
