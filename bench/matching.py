@@ -26,23 +26,20 @@ import os
 import random
 import statistics
 import tempfile
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 from pathlib import Path
 from time import perf_counter
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, distinct, func, insert, or_, select, text
+from sqlalchemy import Connection, Engine, distinct, func, insert, or_, select
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from core.services.matching import Query, Seeker, find
 from core.services.taxonomy import Taxonomy
 from storage import migrate
-from storage.db import make_engine, normalize_url, unit_of_work
+from storage.db import make_engine, normalize_url, scratch_database, unit_of_work
 from storage.models import (
     USABLE_LEVELS,
     Capacity,
@@ -382,24 +379,6 @@ def run(url: str, count: int, label: str) -> tuple[dict[str, Any], dict[str, lis
         engine.dispose()
 
 
-@contextmanager
-def postgres_database(server_url: str) -> Iterator[str]:
-    """The URL of a new database ``capx_bench_<random>`` on the server, dropped afterwards."""
-    server = make_url(normalize_url(server_url))
-    name = f"capx_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield server.set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--people", type=int, default=100_000, help="how many (default 100000)")
@@ -434,7 +413,7 @@ def main() -> None:
     postgresql = None
     server = os.environ.get("CAPX_TEST_POSTGRES_URL")
     if server:
-        with postgres_database(server) as postgres_url:
+        with scratch_database(server, "capx_bench") as postgres_url:
             postgresql, postgres_results = run(postgres_url, args.people, "postgresql")
         postgresql["same_results_as_sqlite"] = postgres_results == sqlite_results
         print(f"postgresql: same results as sqlite: {postgresql['same_results_as_sqlite']}")

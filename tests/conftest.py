@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 
 from core.dispatch import Core
 from storage import migrate
-from storage.db import make_engine, normalize_url, unit_of_work
+from storage.db import make_engine, scratch_database, unit_of_work
 from storage.demo import seed_demo
 from storage.seed import seed_reference
 
@@ -34,17 +32,8 @@ def new_database(backend: str, directory: Path) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{directory / 'capx.db'}"
         return
-    server = make_url(normalize_url(POSTGRES_URL))
-    name = f"capx_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(POSTGRES_URL, "capx_test") as url:
+        yield url
 
 
 @pytest.fixture
