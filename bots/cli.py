@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", parents=[common], help="migrate to the newest schema")
     db_commands.add_parser("current", parents=[common], help="print the schema revision")
+    revision = db_commands.add_parser(
+        "revision", parents=[common], help="write a migration for model changes (developers)"
+    )
+    revision.add_argument("message", help="what the migration does")
 
     seed = commands.add_parser(
         "seed", parents=[common], help="load the capacity directory and reference data"
@@ -71,9 +75,13 @@ def main(argv: list[str] | None = None) -> int:
     engine = make_engine(config.database_url)
     try:
         if args.command == "db":
-            if args.db_command == "upgrade":
+            if args.db_command == "revision":
                 migrate.upgrade(engine)
-            print(migrate.current_revision(engine) or "empty")
+                print(migrate.make_revision(engine, args.message))
+            else:
+                if args.db_command == "upgrade":
+                    migrate.upgrade(engine)
+                print(migrate.current_revision(engine) or "empty")
         elif args.command == "seed":
             migrate.upgrade(engine)
             started = time.perf_counter()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import pty
 import select
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -85,6 +86,22 @@ def test_db_upgrade_and_current(tmp_path):
     from storage.migrate import head_revision
 
     assert done.stdout.strip() == head_revision()
+
+
+def test_db_revision_writes_a_migration_after_the_newest(tmp_path, monkeypatch, capsys):
+    from bots.cli import main
+    from storage import migrate
+
+    copy = tmp_path / "migrations"
+    shutil.copytree(migrate.MIGRATIONS, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(migrate, "MIGRATIONS", copy)
+    head = migrate.head_revision()
+
+    assert main(["--db", str(tmp_path / "dev.db"), "db", "revision", "add a thing"]) == 0
+    written = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    assert written.parent == copy / "versions" and written.name.endswith("_add_a_thing.py")
+    assert f"down_revision = {head!r}" in written.read_text()
+    assert migrate.head_revision() != head
 
 
 def test_a_bad_config_file_is_one_clear_line(tmp_path):
