@@ -198,3 +198,17 @@ class SyncState(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=128)
     value: str = Field(sa_column=Column(Text, nullable=False))
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class UnreachableChat(SQLModel, table=True):
+    """A chat the bot cannot deliver to (the person blocked the bot, the group is gone), so
+    that it is recorded once instead of retried; cleared when the chat speaks again."""
+
+    __tablename__ = "unreachable_chat"
+    __table_args__ = (UniqueConstraint("platform", "chat_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    chat_id: str = Field(max_length=255)
+    reason: str = Field(max_length=64)
+    since: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,72 @@
+"""What adapters keep about the platforms' chats: sync cursors, rooms that moved, and chats
+that cannot be reached. Each function works inside the caller's session (one transaction)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, update
+from sqlmodel import Session, select
+
+from storage.models import Need, Room, SyncState, UnreachableChat
+
+
+def read_cursor(session: Session, key: str) -> str | None:
+    """The cursor saved under ``key`` (a Telegram offset, a Matrix ``next_batch``), if any."""
+    state = session.get(SyncState, key)
+    return state.value if state else None
+
+
+def write_cursor(session: Session, key: str, value: str, now: datetime) -> None:
+    state = session.get(SyncState, key) or SyncState(key=key, value=value)
+    state.value = value
+    state.updated_at = now
+    session.add(state)
+
+
+def move_room(session: Session, platform: str, old_id: str, new_id: str) -> None:
+    """Carry a room's settings and needs over to its new id (a Telegram group that became a
+    supergroup). Safe to repeat: a move already made changes nothing."""
+    old = _room(session, platform, old_id)
+    if old is not None:
+        new = _room(session, platform, new_id)
+        if new is None:
+            old.room_id = new_id
+            session.add(old)
+        else:
+            new.locale = new.locale or old.locale
+            new.timezone = new.timezone or old.timezone
+            session.delete(old)
+    session.execute(
+        update(Need).where(Need.platform == platform, Need.room_id == old_id).values(room_id=new_id)
+    )
+
+
+def _room(session: Session, platform: str, room_id: str) -> Room | None:
+    query = select(Room).where(Room.platform == platform, Room.room_id == room_id)
+    return session.exec(query).first()
+
+
+def mark_unreachable(
+    session: Session, platform: str, chat_id: str, reason: str, now: datetime
+) -> bool:
+    """Record that ``chat_id`` cannot be reached; whether this is news (not yet recorded)."""
+    known = session.exec(
+        select(UnreachableChat).where(
+            UnreachableChat.platform == platform, UnreachableChat.chat_id == chat_id
+        )
+    ).first()
+    if known is not None:
+        return False
+    session.add(UnreachableChat(platform=platform, chat_id=chat_id, reason=reason[:64], since=now))
+    return True
+
+
+def mark_reachable(session: Session, platform: str, chat_id: str) -> None:
+    """Forget that ``chat_id`` was unreachable (the person unblocked the bot, the group took it
+    back)."""
+    session.execute(
+        delete(UnreachableChat).where(
+            UnreachableChat.platform == platform, UnreachableChat.chat_id == chat_id
+        )
+    )
