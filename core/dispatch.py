@@ -12,28 +12,39 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from core import arguments
 from core.commands import build_registry
+from core.commands.general import welcome
 from core.context import Context, UserError
 from core.i18n import Translator, negotiate
 from core.parsing import MAX_INPUT, UsageError
 from core.registry import Registry, Where, Who
 from core.services.taxonomy import Taxonomy
-from core.types import Button, Incoming, Reply
+from core.types import Button, Conversation, Incoming, Reply
 from storage.db import unit_of_work
 from storage.models import ChatIdentity, Person, Room
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _room(session: Session, conversation: Conversation) -> Room | None:
+    return session.exec(
+        select(Room).where(
+            Room.platform == conversation.platform, Room.room_id == conversation.room_id
+        )
+    ).first()
 
 
 class Core:
@@ -62,10 +73,33 @@ class Core:
 
     async def handle_async(self, incoming: Incoming) -> list[Reply]:
         """:meth:`handle` on the core's own database thread, so the event loop never blocks."""
+        return await self._on_database_thread(lambda: self.handle(incoming))
+
+    async def in_database(self, work: Callable[..., T], *args: object) -> T:
+        """``work(session, *args)`` in one transaction on the core's database thread; for the
+        adapters' own records (sync cursors, unreachable chats)."""
+
+        def run() -> T:
+            with unit_of_work(self.engine) as session:
+                return work(session, *args)
+
+        return await self._on_database_thread(run)
+
+    async def _on_database_thread(self, work: Callable[[], T]) -> T:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="capx-core")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.handle, incoming)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+
+    async def welcome(self, conversation: Conversation, locale_hint: str | None = None) -> Reply:
+        """The greeting for a room the bot has just joined, in the room's language if it has
+        one, else in ``locale_hint``'s."""
+
+        def greeting() -> Reply:
+            with Session(self.engine) as session:
+                room = _room(session, conversation)
+            return welcome(Translator(negotiate([room and room.locale, locale_hint])))
+
+        return await self._on_database_thread(greeting)
 
     def close(self) -> None:
         if self._executor is not None:
@@ -94,12 +128,7 @@ class Core:
                 ChatIdentity.account_id == incoming.actor.account_id,
             )
         ).first()
-        room = session.exec(
-            select(Room).where(
-                Room.platform == incoming.conversation.platform,
-                Room.room_id == incoming.conversation.room_id,
-            )
-        ).first()
+        room = _room(session, incoming.conversation)
         locale = negotiate(
             [person.locale if person else None, incoming.actor.locale_hint, room and room.locale]
         )
@@ -134,6 +163,7 @@ class Core:
                 Reply(
                     paragraphs=(t("I have answered you in a private message."),),
                     locale=locale,
+                    private_notice=True,
                 )
             )
         return replies

@@ -114,3 +114,6 @@ class Reply:
     locale: str = "en"
     """The locale the text is in; renderers use it for direction and quotes."""
     is_error: bool = False
+    private_notice: bool = False
+    """This reply only tells a group that the answers went to a private chat. An adapter may
+    add a way to get there (a deep link), or drop it where private answers show in place."""

@@ -8,7 +8,7 @@ from babel import Locale
 from sqlmodel import select
 
 from core.context import Context
-from core.i18n import N_, best_shipped, shipped_locales
+from core.i18n import N_, Translator, best_shipped, shipped_locales
 from core.registry import Command, Kind, Param, Where, Who
 from core.types import Button, Item, Reply
 from storage.models import Room
@@ -43,11 +43,11 @@ def help_(ctx: Context, args: dict[str, Any]) -> Reply:
     )
 
 
-def start(ctx: Context, args: dict[str, Any]) -> Reply:
-    t = ctx.t
-    return ctx.reply(
+def welcome(t: Translator) -> Reply:
+    """What the bot says to someone, or some room, it meets for the first time."""
+    return Reply(
         title=t("Welcome to the Capacity Exchange!"),
-        paragraphs=[
+        paragraphs=(
             t(
                 "I help Wikimedians find people who can teach a capacity (a skill), "
                 "and people who want to learn what they can teach."
@@ -56,13 +56,18 @@ def start(ctx: Context, args: dict[str, Any]) -> Reply:
                 "Tell me what you can teach with “offer”, what you want to learn with “learn”, "
                 "and find a mentor with “find”. Say “help” for everything else."
             ),
-        ],
-        buttons=[
+        ),
+        buttons=(
             Button(t("Browse capacities"), "capacities"),
             Button(t("My profile"), "profile"),
             Button(t("Help"), "help"),
-        ],
+        ),
+        locale=t.locale,
     )
+
+
+def start(ctx: Context, args: dict[str, Any]) -> Reply:
+    return welcome(ctx.t)
 
 
 def _language_buttons(command: str) -> list[Button]:
