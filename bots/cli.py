@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -12,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from adapters import console
 from bots.config import ConfigError, load
+from bots.supervisor import build_adapters, run_adapters
 from core.dispatch import Core
 from storage import migrate
 from storage.db import make_engine, unit_of_work
@@ -55,11 +58,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     seed.add_argument("--demo", action="store_true", help="also add the fictional demo community")
 
+    commands.add_parser(
+        "run", parents=[common], help="serve every chat platform enabled in the configuration"
+    )
+
     chat = commands.add_parser("console", parents=[common], help="chat with the bot in a terminal")
     chat.add_argument("--as", dest="name", metavar="NAME", help="who you are in the chat")
     chat.add_argument("--lang", metavar="CODE", help="your language (pt-br, ar, en...)")
     chat.add_argument("--room", metavar="NAME", help="talk in a group room instead of directly")
     return parser
+
+
+QUIET_LIBRARIES = {"httpx": logging.WARNING, "httpcore": logging.WARNING, "telegram": logging.INFO}
+"""Loggers that would print tokens (in request URLs) or message contents (in request data)
+below the given level; they never go below it."""
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name, floor in QUIET_LIBRARIES.items():
+        logging.getLogger(name).setLevel(max(floor, logging.getLevelName(level)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,9 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"capx-bot: {error}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(config.log_level)
     engine = make_engine(config.database_url)
     try:
         if args.command == "db":
@@ -91,6 +107,21 @@ def main(argv: list[str] | None = None) -> int:
                     counts["demo people"] = seed_demo(session)
             took = time.perf_counter() - started
             print(", ".join(f"{n} {name}" for name, n in counts.items()) + f" ({took:.1f} s)")
+        elif args.command == "run":
+            migrate.upgrade(engine)
+            core = Core(engine)
+            try:
+                adapters = build_adapters(config, core, os.environ)
+                if not adapters:
+                    print(
+                        "capx-bot: no chat platform is enabled; see config.example.toml "
+                        "(or try capx-bot console)",
+                        file=sys.stderr,
+                    )
+                    return 2
+                asyncio.run(run_adapters(adapters))
+            finally:
+                core.close()
         elif args.command == "console":
             migrate.upgrade(engine)
             name = (

@@ -1,0 +1,43 @@
+"""What every chat platform adapter shares: its lifecycle contract and the retry policy."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Protocol
+
+
+class Adapter(Protocol):
+    name: str
+
+    async def run(self) -> None:
+        """Serve the platform until cancelled, cleaning up on cancellation. Raise
+        :class:`AdapterStopped` when it cannot go on (no token, a rejected token); any other
+        exception is a crash, after which the supervisor starts it again."""
+
+
+class AdapterStopped(Exception):
+    """The adapter cannot run with this configuration; the message says why, for an operator,
+    and never contains a secret."""
+
+
+class Backoff:
+    """Exponential delays with jitter between retries: ``base``, twice that... up to ``cap``."""
+
+    def __init__(self, *, base: float = 1.0, cap: float = 300.0) -> None:
+        self.base = base
+        self.cap = cap
+        self.failures = 0
+
+    def next_delay(self) -> float:
+        """The delay before the next try; each call counts one more failure."""
+        delay = min(self.cap, self.base * 2**self.failures)
+        self.failures += 1
+        return delay * random.uniform(0.5, 1.0)
+
+    async def wait(self) -> None:
+        await asyncio.sleep(self.next_delay())
+
+    def reset(self) -> None:
+        """Call after a success: the next failure waits ``base`` again."""
+        self.failures = 0

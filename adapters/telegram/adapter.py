@@ -1,0 +1,638 @@
+"""The Telegram adapter: python-telegram-bot in front of the core.
+
+Updates arrive by long polling (the default) or by webhook. Each one is handled to the end
+(the core's transaction, the replies sent) before its id is saved as the next offset in our
+database, so a restart neither repeats nor loses an update. No decision about capacities or
+profiles is made here: commands go to the core, replies come back as structure and are
+rendered as Telegram HTML with inline buttons.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from aiohttp import web
+from telegram import (
+    CallbackQuery,
+    Chat,
+    ChatMember,
+    ChatMemberUpdated,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    LinkPreviewOptions,
+    Message,
+    MessageEntity,
+    ReplyParameters,
+    Update,
+    User,
+)
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    TelegramError,
+)
+from telegram.ext import AIORateLimiter, ExtBot
+from telegram.request import HTTPXRequest
+
+from adapters.base import AdapterStopped, Backoff
+from adapters.telegram import messages
+from adapters.telegram.menus import menus
+from core.dispatch import Core
+from core.i18n import Translator, negotiate
+from core.parsing import split_command_line
+from core.types import Actor, Button, Conversation, Incoming, Reply
+from storage import chats
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_member")
+IN_CHAT = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER}
+ROOM_ADMINS = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR}
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    """The ``[telegram]`` section of the configuration, with the secrets read from the
+    environment variables it names."""
+
+    token: str = field(repr=False)
+    token_env: str = "CAPX_TELEGRAM_TOKEN"
+    api_url: str = "https://api.telegram.org/bot"
+    mode: str = "polling"
+    """``polling`` or ``webhook``."""
+    poll_timeout: int = 30
+    webhook_url: str = ""
+    """The public HTTPS address Telegram posts updates to."""
+    webhook_listen: str = "127.0.0.1:8081"
+    webhook_secret: str = field(default="", repr=False)
+    overall_max_rate: float = 30
+    """Messages a second to all chats; 0 lifts the limit (benchmarks only)."""
+    group_max_rate: float = 20
+    """Messages a minute to one group; 0 lifts the limit (benchmarks only)."""
+    admin_cache_seconds: float = 60
+
+    @classmethod
+    def from_config(
+        cls, section: Mapping[str, Any], environ: Mapping[str, str]
+    ) -> TelegramSettings:
+        token_env = str(section.get("token_env", cls.token_env))
+        secret_env = str(section.get("webhook_secret_env", "CAPX_TELEGRAM_WEBHOOK_SECRET"))
+        return cls(
+            token=environ.get(token_env, "").strip(),
+            token_env=token_env,
+            api_url=str(section.get("api_url", cls.api_url)),
+            mode=str(section.get("mode", cls.mode)),
+            poll_timeout=int(section.get("poll_timeout", cls.poll_timeout)),
+            webhook_url=str(section.get("webhook_url", "")),
+            webhook_listen=str(section.get("webhook_listen", cls.webhook_listen)),
+            webhook_secret=environ.get(secret_env, "").strip(),
+        )
+
+
+class _Kept(Generic[K, V]):
+    """At most ``size`` values, each kept ``seconds``; the oldest go first."""
+
+    def __init__(self, size: int, seconds: float) -> None:
+        self.size = size
+        self.seconds = seconds
+        self._values: OrderedDict[K, tuple[float, V]] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        found = self._values.get(key)
+        if found is None or found[0] < time.monotonic():
+            self._values.pop(key, None)
+            return None
+        return found[1]
+
+    def put(self, key: K, value: V) -> None:
+        self._values[key] = (time.monotonic() + self.seconds, value)
+        self._values.move_to_end(key)
+        while len(self._values) > self.size:
+            self._values.popitem(last=False)
+
+    def pop(self, key: K) -> V | None:
+        value = self.get(key)
+        self._values.pop(key, None)
+        return value
+
+
+class _Bot(ExtBot[None]):
+    """An ExtBot that also fetches updates as plain JSON, so that one update it cannot parse
+    is skipped instead of failing every batch after it."""
+
+    async def get_update_dicts(self, *, offset: int | None, timeout: int) -> list[Any]:
+        data = {"offset": offset, "timeout": timeout, "allowed_updates": list(ALLOWED_UPDATES)}
+        result = await self._post("getUpdates", data, read_timeout=timeout + 10)
+        return result if isinstance(result, list) else []
+
+
+@dataclass
+class _Origin:
+    """Where a command came from, and so where its public answers go."""
+
+    chat_id: int
+    user_id: int
+    is_direct: bool
+    message_id: int | None = None
+    thread_id: int | None = None
+
+
+class TelegramAdapter:
+    name = PLATFORM
+
+    def __init__(self, core: Core, settings: TelegramSettings) -> None:
+        self.core = core
+        self.settings = settings
+        self.bot: _Bot | None = None
+        self.username = ""
+        self._offset: int | None = None
+        self._lock = asyncio.Lock()
+        self._admins: _Kept[tuple[int, int], bool] = _Kept(4096, settings.admin_cache_seconds)
+        self._pages: _Kept[tuple[int, int], list[str]] = _Kept(1024, 24 * 3600)
+        self._commands: _Kept[str, str] = _Kept(4096, 24 * 3600)
+        self._held: _Kept[str, tuple[int, list[Reply]]] = _Kept(256, 3600)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Serve Telegram until cancelled; :class:`AdapterStopped` for a missing or rejected
+        token, or a webhook without its secret."""
+        settings = self.settings
+        if not settings.token:
+            raise AdapterStopped(f"no bot token: set the environment variable {settings.token_env}")
+        if settings.mode not in ("polling", "webhook"):
+            raise AdapterStopped(f"unknown mode {settings.mode!r}: use polling or webhook")
+        if settings.mode == "webhook" and not (settings.webhook_url and settings.webhook_secret):
+            raise AdapterStopped("webhook mode needs webhook_url and a webhook secret")
+        self.bot = _Bot(
+            settings.token,
+            base_url=settings.api_url,
+            request=HTTPXRequest(connection_pool_size=16),
+            get_updates_request=HTTPXRequest(),
+            rate_limiter=AIORateLimiter(
+                overall_max_rate=settings.overall_max_rate,
+                group_max_rate=settings.group_max_rate,
+                max_retries=3,
+            ),
+        )
+        try:
+            await self.bot.initialize()
+        except InvalidToken:
+            raise AdapterStopped(
+                f"Telegram rejected the bot token in {settings.token_env}"
+            ) from None
+        try:
+            self.username = self.bot.username
+            stored = await self.core.in_database(chats.read_cursor, self._cursor_key)
+            self._offset = int(stored) if stored else None
+            await self._set_menus()
+            if settings.mode == "webhook":
+                await self._serve_webhook()
+            else:
+                await self.bot.delete_webhook()
+                await self._poll()
+        finally:
+            await self.bot.shutdown()
+
+    @property
+    def _cursor_key(self) -> str:
+        assert self.bot is not None
+        return f"telegram:{self.bot.id}:offset"
+
+    async def _set_menus(self) -> None:
+        assert self.bot is not None
+        for menu in menus(self.core.registry):
+            try:
+                await self.bot.set_my_commands(
+                    menu.commands, scope=menu.scope, language_code=menu.language_code
+                )
+            except TelegramError as error:
+                log.warning("could not set the %s command menu: %s", menu.language_code, error)
+
+    async def _poll(self) -> None:
+        assert self.bot is not None
+        backoff = Backoff(cap=60)
+        while True:
+            try:
+                batch = await self.bot.get_update_dicts(
+                    offset=self._offset, timeout=self.settings.poll_timeout
+                )
+            except InvalidToken:
+                raise AdapterStopped(
+                    f"Telegram no longer accepts the bot token in {self.settings.token_env}"
+                ) from None
+            except TelegramError as error:
+                delay = backoff.next_delay()
+                log.warning("getUpdates failed (%s); trying again in %.0f s", error, delay)
+                await asyncio.sleep(delay)
+                continue
+            backoff.reset()
+            for data in batch:
+                await self._process(data)
+
+    async def _serve_webhook(self) -> None:
+        assert self.bot is not None
+        host, _, port = self.settings.webhook_listen.rpartition(":")
+        path = "/" + self.settings.webhook_url.split("://", 1)[-1].partition("/")[2]
+        app = web.Application(client_max_size=1 << 20)
+        app.router.add_post(path, self._on_webhook)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, host or "127.0.0.1", int(port)).start()
+            await self.bot.set_webhook(
+                self.settings.webhook_url,
+                secret_token=self.settings.webhook_secret,
+                allowed_updates=list(ALLOWED_UPDATES),
+            )
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+
+    async def _on_webhook(self, request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), self.settings.webhook_secret.encode()):
+            return web.Response(status=403)
+        try:
+            data = await request.json()
+        except ValueError:
+            return web.Response(status=400)
+        await self._process(data)
+        return web.Response()
+
+    async def _process(self, data: Any) -> None:
+        """Handle one update (as JSON) and save the offset after it; updates before the saved
+        offset (a webhook delivered twice) are skipped. When the adapter is stopped meanwhile,
+        the update in hand is still finished, so that a restart does not handle it again."""
+        work = asyncio.ensure_future(self._process_in_order(data))
+        try:
+            await asyncio.shield(work)
+        except asyncio.CancelledError:
+            await work
+            raise
+
+    async def _process_in_order(self, data: Any) -> None:
+        update_id = data.get("update_id") if isinstance(data, dict) else None
+        if not isinstance(update_id, int):
+            log.warning("skipped an update without an id")
+            return
+        async with self._lock:
+            if self._offset is not None and update_id < self._offset:
+                return
+            try:
+                update = Update.de_json(data, self.bot)
+            except Exception:
+                log.warning("skipped update %d: Telegram sent a shape I cannot read", update_id)
+            else:
+                try:
+                    await self._on_update(update)
+                except Exception:
+                    log.exception("update %d failed", update_id)
+            self._offset = update_id + 1
+            await self.core.in_database(
+                chats.write_cursor, self._cursor_key, str(self._offset), _now()
+            )
+
+    # -- updates ---------------------------------------------------------------------------
+
+    async def _on_update(self, update: Update) -> None:
+        if update.my_chat_member:
+            await self._on_membership(update.my_chat_member)
+        elif update.callback_query:
+            await self._on_press(update.callback_query)
+        elif update.message:
+            await self._on_message(update.message, update.update_id)
+
+    async def _on_message(self, message: Message, update_id: int) -> None:
+        chat = message.chat
+        if message.migrate_to_chat_id:
+            await self._move_room(chat.id, message.migrate_to_chat_id)
+            return
+        if message.migrate_from_chat_id:
+            await self._move_room(message.migrate_from_chat_id, chat.id)
+            return
+        user = message.from_user
+        if user is None or (user.is_bot and not _anonymous_admin(message)):
+            return
+        direct = chat.type == ChatType.PRIVATE
+        text = message.text or ""
+        entity = (message.entities or (None,))[0]
+        if entity is not None and entity.type == MessageEntity.BOT_COMMAND and entity.offset == 0:
+            word = message.parse_entity(entity)
+            name, _, addressee = word[1:].partition("@")
+            if addressee and addressee.lower() != self.username.lower():
+                return
+            if not direct and not addressee and self.core.registry.get(name) is None:
+                return  # perhaps another bot's command
+            line = f"{name} {text[len(word) :]}"
+        elif direct and text:
+            line = text
+        else:
+            if direct:
+                await self._hint(chat.id, user)
+            return
+        command, arguments = split_command_line(line)
+        origin = _Origin(
+            chat.id,
+            user.id,
+            direct,
+            message.message_id,
+            message.message_thread_id if message.is_topic_message else None,
+        )
+        if direct and command == "start" and await self._deliver_held(arguments, user.id):
+            return
+        actor = await self._actor(user, chat, message)
+        await self._run(actor, chat, origin, command, arguments, str(update_id))
+
+    async def _on_press(self, query: CallbackQuery) -> None:
+        data = query.data or ""
+        message = query.message if isinstance(query.message, Message) else None
+        t = Translator(negotiate([query.from_user.language_code]))
+        expired = t("This button has expired. Please send the command again.")
+        if data.startswith(messages.PAGE) and message is not None:
+            await self._turn_page(query, message, data, expired)
+            return
+        if data.startswith(messages.RUN):
+            line: str | None = data.removeprefix(messages.RUN)
+        elif data.startswith(messages.KEPT):
+            line = self._commands.get(data.removeprefix(messages.KEPT))
+        else:
+            line = None
+        if line is None or message is None:
+            await self._answer(query, expired if data != messages.NOTHING else None)
+            return
+        await self._answer(query, None)
+        chat = message.chat
+        user = query.from_user
+        origin = _Origin(chat.id, user.id, chat.type == ChatType.PRIVATE)
+        command, arguments = split_command_line(line)
+        actor = await self._actor(user, chat, None)
+        await self._run(actor, chat, origin, command, arguments, f"press:{query.id}")
+
+    async def _turn_page(self, query: CallbackQuery, message: Message, data: str, expired: str):
+        assert self.bot is not None
+        paged = self._pages.get((message.chat.id, message.message_id))
+        number = data.removeprefix(messages.PAGE)
+        if paged is None or not number.isdigit() or int(number) >= len(paged):
+            await self._answer(query, expired)
+            return
+        page = int(number)
+        await self._answer(query, None)
+        markup = _markup(message.reply_markup, messages.page_buttons(page, len(paged)))
+        try:
+            await self.bot.edit_message_text(
+                paged[page],
+                chat_id=message.chat.id,
+                message_id=message.message_id,
+                parse_mode=ParseMode.HTML,
+                link_preview_options=NO_PREVIEW,
+                reply_markup=markup,
+            )
+        except TelegramError as error:
+            log.info("could not turn a page in chat %s: %s", message.chat.id, error)
+
+    async def _answer(self, query: CallbackQuery, text: str | None) -> None:
+        try:
+            await query.answer(text)
+        except TelegramError as error:
+            log.info("could not answer a button press: %s", error)
+
+    async def _on_membership(self, change: ChatMemberUpdated) -> None:
+        chat = change.chat
+        was_in = _in_chat(change.old_chat_member)
+        is_in = _in_chat(change.new_chat_member)
+        if is_in:
+            await self.core.in_database(chats.mark_reachable, PLATFORM, str(chat.id))
+        elif was_in or change.new_chat_member.status == ChatMemberStatus.BANNED:
+            await self._unreachable(chat.id, "left" if chat.type != ChatType.PRIVATE else "blocked")
+        if is_in and not was_in and chat.type != ChatType.PRIVATE:
+            conversation = Conversation(PLATFORM, str(chat.id), is_direct=False, title=chat.title)
+            reply = await self.core.welcome(conversation, change.from_user.language_code)
+            await self._send(chat.id, reply)
+
+    async def _move_room(self, old_id: int, new_id: int) -> None:
+        await self.core.in_database(chats.move_room, PLATFORM, str(old_id), str(new_id))
+
+    async def _hint(self, chat_id: int, user: User) -> None:
+        t = Translator(negotiate([user.language_code]))
+        hint = t("I read text commands only. Send /help to see them.")
+        await self._send(chat_id, Reply(paragraphs=(hint,), locale=t.locale))
+
+    # -- the core --------------------------------------------------------------------------
+
+    async def _actor(self, user: User, chat: Chat, message: Message | None) -> Actor:
+        return Actor(
+            platform=PLATFORM,
+            account_id=str(user.id),
+            display_name=user.full_name,
+            handle=f"@{user.username}" if user.username else None,
+            locale_hint=user.language_code,
+            is_room_admin=await self._is_room_admin(chat, user, message),
+        )
+
+    async def _is_room_admin(self, chat: Chat, user: User, message: Message | None) -> bool:
+        """In a private chat, the person is its admin; in a group, Telegram says (cached)."""
+        if chat.type == ChatType.PRIVATE or (message is not None and _anonymous_admin(message)):
+            return True
+        known = self._admins.get((chat.id, user.id))
+        if known is None:
+            assert self.bot is not None
+            try:
+                member = await self.bot.get_chat_member(chat.id, user.id)
+            except TelegramError as error:
+                log.info("could not check admins of chat %s: %s", chat.id, error)
+                return False
+            known = member.status in ROOM_ADMINS
+            self._admins.put((chat.id, user.id), known)
+        return known
+
+    async def _run(
+        self, actor: Actor, chat: Chat, origin: _Origin, command: str, arguments: str, event: str
+    ) -> None:
+        conversation = Conversation(
+            PLATFORM,
+            str(chat.id),
+            is_direct=origin.is_direct,
+            thread_id=str(origin.thread_id) if origin.thread_id else None,
+            title=chat.title,
+        )
+        incoming = Incoming(actor, conversation, command, arguments, event_id=event)
+        replies = await self.core.handle_async(incoming)
+        await self._deliver(replies, origin)
+
+    # -- sending ---------------------------------------------------------------------------
+
+    async def _deliver(self, replies: list[Reply], origin: _Origin) -> None:
+        """Send each reply where it belongs. In a group, the notice that answers went private
+        gets a button to the private chat; when they could not go (the person never opened a
+        chat with the bot), they are held, and the button's deep link delivers them."""
+        held: list[Reply] = []
+        notices: list[Reply] = []
+        for reply in replies:
+            if reply.private_notice:
+                notices.append(reply)
+            elif reply.recipient is not None:
+                if reply.recipient.platform == PLATFORM:
+                    await self._send(int(reply.recipient.account_id), reply)
+            elif reply.private and not origin.is_direct:
+                if not await self._send(origin.user_id, reply):
+                    held.append(reply)
+            else:
+                await self._send(
+                    origin.chat_id, reply, reply_to=origin.message_id, thread_id=origin.thread_id
+                )
+        for notice in notices:
+            await self._send_notice(notice, origin, held)
+
+    async def _send_notice(self, notice: Reply, origin: _Origin, held: list[Reply]) -> None:
+        t = Translator(notice.locale)
+        if held:
+            token = secrets.token_urlsafe(12)
+            self._held.put(token, (origin.user_id, held))
+            text = t("I cannot write to you privately yet. Open a chat with me to get my answer.")
+            notice = Reply(paragraphs=(text,), locale=notice.locale)
+            link = f"https://t.me/{self.username}?start={token}"
+        else:
+            link = f"https://t.me/{self.username}"
+        button = InlineKeyboardButton(t("Open the private chat"), url=link)
+        await self._send(
+            origin.chat_id,
+            notice,
+            reply_to=origin.message_id,
+            thread_id=origin.thread_id,
+            extra_row=[button],
+        )
+
+    async def _deliver_held(self, token: str, user_id: int) -> bool:
+        """Send the answers held under ``token`` (a deep link's payload), if they are for
+        ``user_id``; whether there were any."""
+        held = self._held.get(token) if token else None
+        if held is None or held[0] != user_id:
+            return False
+        self._held.pop(token)
+        for reply in held[1]:
+            await self._send(user_id, reply)
+        return True
+
+    async def _send(
+        self,
+        chat_id: int,
+        reply: Reply,
+        *,
+        reply_to: int | None = None,
+        thread_id: int | None = None,
+        extra_row: list[InlineKeyboardButton] | None = None,
+    ) -> bool:
+        """Send one reply to ``chat_id``: long text split, long lists paged, choices as
+        buttons, the attachment as a document. Whether it was delivered; a chat that cannot be
+        reached is recorded, not retried."""
+        assert self.bot is not None
+        paged = messages.pages(reply)
+        texts = paged[:1] if len(paged) > 1 else messages.split_html(paged[0])
+        choices = [[self._choice(button)] for button in reply.buttons]
+        navigation = messages.page_buttons(0, len(paged)) if len(paged) > 1 else []
+        rows = [*choices, *([_buttons(navigation)] if navigation else []), extra_row or []]
+        markup = InlineKeyboardMarkup([row for row in rows if row]) if any(rows) else None
+        try:
+            for n, text in enumerate(texts):
+                last = n == len(texts) - 1
+                sent = await self.bot.send_message(
+                    chat_id,
+                    text,
+                    parse_mode=ParseMode.HTML,
+                    link_preview_options=NO_PREVIEW,
+                    message_thread_id=thread_id,
+                    reply_parameters=(
+                        ReplyParameters(reply_to, allow_sending_without_reply=True)
+                        if reply_to and n == 0
+                        else None
+                    ),
+                    reply_markup=markup if last else None,
+                )
+            if len(paged) > 1:
+                self._pages.put((chat_id, sent.message_id), paged)
+            if reply.attachment is not None:
+                document = InputFile(reply.attachment.data, filename=reply.attachment.filename)
+                await self.bot.send_document(chat_id, document)
+        except ChatMigrated as moved:
+            await self._move_room(chat_id, moved.new_chat_id)
+            return await self._send(moved.new_chat_id, reply, extra_row=extra_row)
+        except Forbidden:
+            await self._unreachable(chat_id, "forbidden")
+            return False
+        except BadRequest as error:
+            if "chat not found" in error.message.lower():
+                await self._unreachable(chat_id, "chat not found")
+            else:
+                log.warning("Telegram refused a message to chat %s: %s", chat_id, error.message)
+            return False
+        except NetworkError as error:
+            log.warning("could not send to chat %s: %s", chat_id, error)
+            return False
+        return True
+
+    def _choice(self, button: Button) -> InlineKeyboardButton:
+        data = messages.button_data(button)
+        if data is None:
+            key = secrets.token_urlsafe(9)
+            self._commands.put(key, button.command)
+            data = messages.KEPT + key
+        return InlineKeyboardButton(button.label, callback_data=data)
+
+    async def _unreachable(self, chat_id: int, reason: str) -> None:
+        record = chats.mark_unreachable
+        if await self.core.in_database(record, PLATFORM, str(chat_id), reason, _now()):
+            log.info("chat %s cannot be reached (%s); recorded", chat_id, reason)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _anonymous_admin(message: Message) -> bool:
+    """A group admin who posts as the group itself."""
+    return message.sender_chat is not None and message.sender_chat.id == message.chat.id
+
+
+def _in_chat(member: ChatMember) -> bool:
+    return member.status in IN_CHAT or (
+        member.status == ChatMemberStatus.RESTRICTED and bool(getattr(member, "is_member", False))
+    )
+
+
+def _buttons(row: list[tuple[str, str]]) -> list[InlineKeyboardButton]:
+    return [InlineKeyboardButton(label, callback_data=data) for label, data in row]
+
+
+def _is_page_row(row: tuple[InlineKeyboardButton, ...]) -> bool:
+    return any((b.callback_data or "").startswith((messages.PAGE, messages.NOTHING)) for b in row)
+
+
+def _markup(
+    current: InlineKeyboardMarkup | None, navigation: list[tuple[str, str]]
+) -> InlineKeyboardMarkup:
+    """``current``'s buttons with its page row replaced by ``navigation``."""
+    rows = current.inline_keyboard if current else ((),)
+    return InlineKeyboardMarkup(
+        [_buttons(navigation) if _is_page_row(row) or not row else list(row) for row in rows]
+    )

@@ -1,0 +1,370 @@
+"""A local stand-in for the Telegram Bot API, for tests and benchmarks.
+
+It speaks the real protocol to python-telegram-bot (``POST /bot<token>/<method>``, form or
+multipart fields, nested objects as JSON strings, ``{"ok": ..., "result": ...}`` answers) and
+implements what capx-bot calls, with Telegram's offset semantics for ``getUpdates``: an
+update is dropped once a later call asks for an offset past it. Every call is recorded, and
+failures (a 429 with ``retry_after``, a 403) can be scripted for the next matching call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+BOT_ID = 7000001
+BOT_USERNAME = "CapxTestBot"
+JSON_FIELDS = {"reply_markup", "reply_parameters", "commands", "scope", "link_preview_options"}
+
+
+@dataclass
+class Call:
+    method: str
+    fields: dict[str, Any]
+    token: str
+    result: Any = None
+    """What the stand-in answered (the sent message), when it succeeded."""
+
+
+@dataclass
+class Failure:
+    method: str
+    error_code: int
+    description: str
+    chat_id: int | None = None
+    parameters: dict[str, Any] | None = None
+
+
+@dataclass
+class BotApiServer:
+    """The stand-in. Start it with :meth:`start`; ``url`` is the ``base_url`` for PTB."""
+
+    tokens: set[str] = field(default_factory=lambda: {"42:test-token"})
+    calls: list[Call] = field(default_factory=list)
+    statuses: dict[tuple[int, int], str] = field(default_factory=dict)
+    """getChatMember answers by (chat id, user id); ``member`` when absent."""
+    failures: list[Failure] = field(default_factory=list)
+    url: str = ""
+    _updates: list[dict[str, Any]] = field(default_factory=list)
+    _history: dict[int, dict[str, Any]] = field(default_factory=dict)
+    _next_update_id: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _message_ids: defaultdict[int, itertools.count] = field(
+        default_factory=lambda: defaultdict(lambda: itertools.count(1))
+    )
+    _changed: asyncio.Condition | None = None
+    _closing: bool = False
+    _runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        self._changed = asyncio.Condition()
+        app = web.Application()
+        app.router.add_post("/bot{token}/{method}", self._dispatch)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}/bot"
+
+    async def stop(self) -> None:
+        """Release every waiting getUpdates, then stop serving."""
+        self._closing = True
+        if self._changed is not None:
+            async with self._changed:
+                self._changed.notify_all()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # -- the test's side ---------------------------------------------------------------------
+
+    async def push(self, update: dict[str, Any]) -> int:
+        """Queue an update (without ``update_id``: one is given); its id."""
+        update = {"update_id": next(self._next_update_id), **update}
+        self._history[update["update_id"]] = update
+        await self._queue(update)
+        return update["update_id"]
+
+    async def redeliver(self, update_id: int) -> None:
+        """Offer an update again, as Telegram does when the bot stopped before a later
+        getUpdates confirmed it."""
+        await self._queue(self._history[update_id])
+
+    async def _queue(self, update: dict[str, Any]) -> None:
+        assert self._changed is not None
+        async with self._changed:
+            self._updates.append(update)
+            self._updates.sort(key=lambda each: each["update_id"])
+            self._changed.notify_all()
+
+    def fail_next(self, failure: Failure) -> None:
+        self.failures.append(failure)
+
+    def sent(self, method: str = "sendMessage", chat_id: int | None = None) -> list[Call]:
+        return [
+            call
+            for call in self.calls
+            if call.method == method and (chat_id is None or int(call.fields["chat_id"]) == chat_id)
+        ]
+
+    async def wait_for(
+        self, predicate: Callable[[BotApiServer], bool], timeout: float = 10
+    ) -> None:
+        """Wait until ``predicate(self)`` holds, checking after every call."""
+        assert self._changed is not None
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: predicate(self)), timeout)
+
+    async def wait_sent(self, count: int, method: str = "sendMessage", **kwargs) -> list[Call]:
+        """The first ``count`` calls of ``method`` (to ``chat_id``), once they have come."""
+        await self.wait_for(lambda server: len(server.sent(method, **kwargs)) >= count)
+        return self.sent(method, **kwargs)[:count]
+
+    # -- the bot's side ----------------------------------------------------------------------
+
+    async def _dispatch(self, request: web.Request) -> web.Response:
+        token = request.match_info["token"]
+        method = request.match_info["method"]
+        form = await request.post()
+        fields: dict[str, Any] = {}
+        for name, value in form.items():
+            if isinstance(value, web.FileField):
+                fields[name] = {"filename": value.filename, "data": value.file.read()}
+            elif name in JSON_FIELDS:
+                fields[name] = json.loads(value)
+            else:
+                fields[name] = value
+        if token not in self.tokens:
+            return _error(401, "Unauthorized")
+        handler = getattr(self, f"_{method}", None)
+        if handler is None:
+            return _error(404, "Not Found")
+        call = Call(method, fields, token)
+        if method != "getUpdates":
+            await self._record(call)
+        failure = self._take_failure(method, fields)
+        if failure is not None:
+            return _error(failure.error_code, failure.description, failure.parameters)
+        call.result = await handler(fields)
+        return web.json_response({"ok": True, "result": call.result})
+
+    async def _record(self, call: Call) -> None:
+        assert self._changed is not None
+        async with self._changed:
+            self.calls.append(call)
+            self._changed.notify_all()
+
+    def _take_failure(self, method: str, fields: dict[str, Any]) -> Failure | None:
+        for failure in self.failures:
+            chat = fields.get("chat_id")
+            if failure.method == method and failure.chat_id in (None, chat and int(chat)):
+                self.failures.remove(failure)
+                return failure
+        return None
+
+    async def _getMe(self, fields: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": BOT_ID,
+            "is_bot": True,
+            "first_name": "CapX",
+            "username": BOT_USERNAME,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+
+    async def _getUpdates(self, fields: dict[str, Any]) -> list[dict[str, Any]]:
+        assert self._changed is not None
+        offset = int(fields.get("offset") or 0)
+        timeout = float(fields.get("timeout") or 0)
+        async with self._changed:
+            if offset:
+                self._updates = [u for u in self._updates if u["update_id"] >= offset]
+            deadline = time.monotonic() + timeout
+            while not self._updates and not self._closing:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                try:
+                    await asyncio.wait_for(self._changed.wait(), left)
+                except TimeoutError:
+                    break
+            return list(self._updates[:100])
+
+    async def _sendMessage(self, fields: dict[str, Any]) -> dict[str, Any]:
+        return self._message(fields, text=fields["text"])
+
+    async def _sendDocument(self, fields: dict[str, Any]) -> dict[str, Any]:
+        return self._message(fields, document={"file_id": "f1", "file_unique_id": "u1"})
+
+    def _message(self, fields: dict[str, Any], **content: Any) -> dict[str, Any]:
+        chat_id = int(fields["chat_id"])
+        message = {
+            "message_id": next(self._message_ids[chat_id]),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"},
+            "from": {"id": BOT_ID, "is_bot": True, "first_name": "CapX"},
+            **content,
+        }
+        if "reply_markup" in fields:
+            message["reply_markup"] = fields["reply_markup"]
+        return message
+
+    async def _editMessageText(self, fields: dict[str, Any]) -> dict[str, Any]:
+        return self._message(fields, text=fields["text"]) | {
+            "message_id": int(fields["message_id"])
+        }
+
+    async def _getChatMember(self, fields: dict[str, Any]) -> dict[str, Any]:
+        chat_id, user_id = int(fields["chat_id"]), int(fields["user_id"])
+        status = self.statuses.get((chat_id, user_id), "member")
+        member: dict[str, Any] = {
+            "status": status,
+            "user": {"id": user_id, "is_bot": False, "first_name": "Someone"},
+        }
+        if status == "creator":
+            member["is_anonymous"] = False
+        if status == "administrator":
+            member |= {
+                "can_be_edited": False,
+                "is_anonymous": False,
+                "can_manage_chat": True,
+                "can_delete_messages": True,
+                "can_manage_video_chats": True,
+                "can_restrict_members": True,
+                "can_promote_members": False,
+                "can_change_info": True,
+                "can_invite_users": True,
+                "can_post_stories": False,
+                "can_edit_stories": False,
+                "can_delete_stories": False,
+            }
+        return member
+
+    async def _answerCallbackQuery(self, fields: dict[str, Any]) -> bool:
+        return True
+
+    async def _setMyCommands(self, fields: dict[str, Any]) -> bool:
+        return True
+
+    async def _deleteWebhook(self, fields: dict[str, Any]) -> bool:
+        return True
+
+    async def _setWebhook(self, fields: dict[str, Any]) -> bool:
+        return True
+
+
+def _error(code: int, description: str, parameters: dict | None = None) -> web.Response:
+    body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
+    if parameters:
+        body["parameters"] = parameters
+    return web.json_response(body, status=code)
+
+
+# -- real update shapes ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TelegramUser:
+    id: int
+    first_name: str
+    username: str | None = None
+    language_code: str | None = "en"
+
+    def json(self) -> dict[str, Any]:
+        user: dict[str, Any] = {"id": self.id, "is_bot": False, "first_name": self.first_name}
+        if self.username:
+            user["username"] = self.username
+        if self.language_code:
+            user["language_code"] = self.language_code
+        return user
+
+
+def private_chat(user: TelegramUser) -> dict[str, Any]:
+    chat: dict[str, Any] = {"id": user.id, "type": "private", "first_name": user.first_name}
+    if user.username:
+        chat["username"] = user.username
+    return chat
+
+
+def group_chat(chat_id: int, title: str, kind: str = "supergroup") -> dict[str, Any]:
+    return {"id": chat_id, "type": kind, "title": title}
+
+
+_message_counter = itertools.count(1000)
+
+
+def message(user: TelegramUser, text: str, chat: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A ``message`` update: ``text`` from ``user`` in ``chat`` (their private chat by
+    default), with a ``bot_command`` entity when it starts with ``/``, as Telegram sends it."""
+    body: dict[str, Any] = {
+        "message_id": next(_message_counter),
+        "from": user.json(),
+        "chat": chat or private_chat(user),
+        "date": int(time.time()),
+        "text": text,
+    }
+    if text.startswith("/"):
+        word = text.split(maxsplit=1)[0]
+        body["entities"] = [
+            {"offset": 0, "length": len(word.encode("utf-16-le")) // 2, "type": "bot_command"}
+        ]
+    return {"message": body}
+
+
+def press(user: TelegramUser, sent: Call, data: str) -> dict[str, Any]:
+    """A ``callback_query`` update: ``user`` pressed the button with ``data`` on the message
+    the bot sent in ``sent``."""
+    chat_id = int(sent.fields["chat_id"])
+    if chat_id > 0:
+        chat = {"id": chat_id, "type": "private", "first_name": user.first_name}
+    else:
+        chat = group_chat(chat_id, "Group")
+    markup = sent.fields.get("reply_markup")
+    return {
+        "callback_query": {
+            "id": str(next(_message_counter)),
+            "from": user.json(),
+            "chat_instance": "ci-1",
+            "data": data,
+            "message": {
+                "message_id": sent.result["message_id"],
+                "date": int(time.time()),
+                "chat": chat,
+                "from": {"id": BOT_ID, "is_bot": True, "first_name": "CapX"},
+                "text": sent.fields["text"],
+                **({"reply_markup": markup} if markup else {}),
+            },
+        }
+    }
+
+
+def membership(user: TelegramUser, chat: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    """A ``my_chat_member`` update: ``user`` changed the bot's status in ``chat``."""
+    bot = {"id": BOT_ID, "is_bot": True, "first_name": "CapX", "username": BOT_USERNAME}
+    return {
+        "my_chat_member": {
+            "chat": chat,
+            "from": user.json(),
+            "date": int(time.time()),
+            "old_chat_member": {"status": old, "user": bot},
+            "new_chat_member": {"status": new, "user": bot},
+        }
+    }
+
+
+def buttons(call: Call) -> list[tuple[str, str]]:
+    """(label, callback data or url) of every button on a sent message."""
+    markup = call.fields.get("reply_markup") or {}
+    return [
+        (button["text"], button.get("callback_data") or button.get("url", ""))
+        for row in markup.get("inline_keyboard", [])
+        for button in row
+    ]

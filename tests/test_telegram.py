@@ -1,0 +1,358 @@
+"""The Telegram adapter, with python-telegram-bot talking HTTP to a local Bot API stand-in."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from dataclasses import replace
+
+import pytest
+from sqlmodel import Session, select
+
+from adapters.base import AdapterStopped
+from adapters.telegram import TelegramAdapter, TelegramSettings
+from bots.supervisor import run_adapters
+from core.dispatch import Core
+from core.i18n import Translator
+from storage.models import ChatIdentity, Need, Room, SyncState, UnreachableChat
+from tests.telegram_server import (
+    BOT_USERNAME,
+    BotApiServer,
+    Failure,
+    TelegramUser,
+    buttons,
+    group_chat,
+    membership,
+    message,
+    press,
+)
+
+ANA = TelegramUser(101, "Ana", "ana_wiki", "pt-br")
+BEN = TelegramUser(102, "Ben", "ben", "en")
+CARLA = TelegramUser(103, "Carla", None, None)  # Telegram tells no language: the room's counts
+GROUP = group_chat(-1001, "Wiki Loves Capacities")
+TOKEN = "42:test-token"
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[BotApiServer]:
+    server = BotApiServer(tokens={TOKEN, "43:other-token"})
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def settings(server: BotApiServer, **changes) -> TelegramSettings:
+    base = TelegramSettings(token=TOKEN, api_url=server.url, poll_timeout=5)
+    return replace(base, **changes)
+
+
+@asynccontextmanager
+async def running(core: Core, server: BotApiServer, **changes) -> AsyncIterator[TelegramAdapter]:
+    """The adapter, polling the stand-in, from its first getUpdates until the block ends."""
+    adapter = TelegramAdapter(core, settings(server, **changes))
+    menus_before = len(server.sent("setMyCommands"))
+    task = asyncio.create_task(adapter.run())
+    await server.wait_for(lambda s: len(s.sent("setMyCommands")) >= menus_before + 6 or task.done())
+    if task.done():
+        task.result()
+    try:
+        yield adapter
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+
+
+async def say(server: BotApiServer, update: dict, chat_id: int, count: int = 1) -> list:
+    """Push ``update`` and wait for ``count`` more messages to ``chat_id``; those messages."""
+    before = len(server.sent(chat_id=chat_id))
+    await server.push(update)
+    sent = await server.wait_sent(before + count, chat_id=chat_id)
+    return sent[before:]
+
+
+async def test_help_in_a_private_chat_is_html_in_the_persons_language(core, server):
+    async with running(core, server):
+        [reply] = await say(server, message(ANA, "/help"), ANA.id)
+    assert reply.fields["parse_mode"] == "HTML"
+    assert "<b>" in reply.fields["text"]
+    assert Translator("pt_BR")("What I can do") in reply.fields["text"]  # Ana's language_code
+
+
+async def test_long_lists_are_paged_with_buttons_that_turn_the_page(core, server):
+    async with running(core, server):
+        [first] = await say(server, message(BEN, "/help"), BEN.id)
+        labels = dict(buttons(first))
+        assert labels["›"] == "p:1"
+        first_page = first.fields["text"]
+        await server.push(press(BEN, first, "p:1"))
+        [edit] = await server.wait_sent(1, "editMessageText")
+    assert edit.fields["text"] != first_page
+    assert "p:0" in dict(buttons(edit)).values()
+    shown = first_page.count("•") + edit.fields["text"].count("•")
+    assert shown >= 11
+
+
+async def test_commands_addressed_to_another_bot_are_ignored_in_groups(core, server):
+    async with running(core, server):
+        await server.push(message(BEN, "/help@SomeOtherBot", GROUP))
+        await server.push(message(BEN, "/weather", GROUP))  # another bot's, unaddressed
+        [reply] = await say(server, message(BEN, f"/capacities@{BOT_USERNAME}", GROUP), GROUP["id"])
+    assert len(server.sent(chat_id=GROUP["id"])) == 1
+    assert reply.fields["reply_parameters"]["message_id"] > 0
+    assert Translator("en")("Capacities") in reply.fields["text"]
+
+
+async def test_an_unknown_command_addressed_to_the_bot_gets_a_suggestion_button(core, server):
+    async with running(core, server):
+        [reply] = await say(server, message(BEN, f"/hlep@{BOT_USERNAME}", GROUP), GROUP["id"])
+        assert ("help", "c:help") in buttons(reply)
+        [answer] = await say(server, press(BEN, reply, "c:help"), GROUP["id"])
+    assert "What I can do" in answer.fields["text"]
+    assert len(server.sent("answerCallbackQuery")) == 1
+
+
+async def test_menus_are_set_per_locale_and_scope_from_the_registry(core, server):
+    async with running(core, server):
+        pass
+    menus = {
+        (call.fields.get("language_code"), call.fields["scope"]["type"]): {
+            command["command"]: command["description"] for command in call.fields["commands"]
+        }
+        for call in server.sent("setMyCommands")
+    }
+    assert set(menus) == {
+        (code, scope)
+        for code in (None, "pt", "ar")
+        for scope in ("all_private_chats", "all_group_chats")
+    }
+    private, group = menus[(None, "all_private_chats")], menus[(None, "all_group_chats")]
+    assert "offer" in private and "offer" not in group
+    assert "roomlanguage" in group and "roomlanguage" not in private
+    assert set(private) == {c.name for c in core.registry if c.name != "roomlanguage"}
+    assert menus[("pt", "all_group_chats")]["find"] != group["find"]
+
+
+async def test_a_private_command_in_a_group_answers_privately_with_a_link_there(core, server):
+    async with running(core, server):
+        await server.push(message(ANA, "/offer communication", GROUP))
+        [private] = await server.wait_sent(1, chat_id=ANA.id)
+        [notice] = await server.wait_sent(1, chat_id=GROUP["id"])
+    assert "communication" in private.fields["text"].lower()
+    label = Translator("pt_BR")("Open the private chat")
+    assert buttons(notice) == [(label, f"https://t.me/{BOT_USERNAME}")]
+
+
+async def test_when_the_bot_cannot_write_first_the_deep_link_delivers_the_answer(core, server):
+    server.fail_next(
+        Failure(
+            "sendMessage",
+            403,
+            "Forbidden: bot can't initiate conversation with a user",
+            chat_id=ANA.id,
+        )
+    )
+    async with running(core, server):
+        [notice] = await say(server, message(ANA, "/mydata", GROUP), GROUP["id"])
+        [(_, link)] = buttons(notice)
+        assert link.startswith(f"https://t.me/{BOT_USERNAME}?start=")
+        payload = link.split("=", 1)[1]
+        before = len(server.sent(chat_id=ANA.id))
+        # Someone else following the link gets the ordinary welcome, not Ana's answer.
+        [welcome] = await say(server, message(BEN, f"/start {payload}"), BEN.id)
+        assert "Welcome" in welcome.fields["text"]
+        [answer] = await say(server, message(ANA, f"/start {payload}"), ANA.id)
+    assert len(server.sent(chat_id=ANA.id)) == before + 1
+    assert Translator("pt_BR")("I keep nothing about you.") in answer.fields["text"]
+
+
+async def test_a_429_is_waited_out_and_the_message_still_goes(core, server):
+    server.fail_next(
+        Failure(
+            "sendMessage", 429, "Too Many Requests: retry after 1", parameters={"retry_after": 1}
+        )
+    )
+    async with running(core, server):
+        attempts = await say(server, message(BEN, "/privacy"), BEN.id, count=2)
+        await server.push(message(BEN, "/help"))
+        await server.wait_sent(3, chat_id=BEN.id)
+    assert attempts[0].fields["text"] == attempts[1].fields["text"]
+    assert len(server.sent(chat_id=BEN.id)) == 3  # the retried message went once
+
+
+async def test_a_blocked_person_is_recorded_once_and_not_retried(core, server):
+    async with running(core, server):
+        # Ana, in a group, posts a need; Ben offers help, and Ana has blocked the bot.
+        await say(
+            server,
+            message(ANA, "/need communication a workshop for our students", GROUP),
+            GROUP["id"],
+        )
+        server.fail_next(
+            Failure("sendMessage", 403, "Forbidden: bot was blocked by the user", chat_id=ANA.id)
+        )
+        await say(server, message(BEN, "/helpwith 1"), BEN.id)
+        await server.push(message(BEN, "/privacy"))
+        await server.wait_sent(2, chat_id=BEN.id)
+    assert len(server.sent(chat_id=ANA.id)) == 1
+    with Session(core.engine) as session:
+        [record] = session.exec(select(UnreachableChat)).all()
+    assert (record.platform, record.chat_id, record.reason) == (
+        "telegram",
+        str(ANA.id),
+        "forbidden",
+    )
+
+
+async def test_room_admin_commands_check_the_member_status_once_in_a_while(core, server):
+    async with running(core, server):
+        [refused] = await say(server, message(BEN, "/roomlanguage pt-br", GROUP), GROUP["id"])
+        server.statuses[(GROUP["id"], ANA.id)] = "administrator"
+        [done] = await say(server, message(ANA, "/roomlanguage pt-br", GROUP), GROUP["id"])
+        await say(server, message(ANA, "/roomlanguage ar", GROUP), GROUP["id"])
+    assert "Only an admin" in refused.fields["text"]
+    assert "Only an admin" not in done.fields["text"]
+    checks = [(c.fields["chat_id"], c.fields["user_id"]) for c in server.sent("getChatMember")]
+    assert sorted(checks) == [(str(GROUP["id"]), str(ANA.id)), (str(GROUP["id"]), str(BEN.id))]
+
+
+async def test_joining_a_group_greets_once_in_its_language(core, server):
+    with Session(core.engine) as session:
+        session.add(Room(platform="telegram", room_id=str(GROUP["id"]), locale="ar"))
+        session.commit()
+    async with running(core, server):
+        [greeting] = await say(server, membership(BEN, GROUP, "left", "member"), GROUP["id"])
+        await server.push(membership(BEN, GROUP, "member", "administrator"))
+        await say(server, message(BEN, f"/privacy@{BOT_USERNAME}", GROUP), GROUP["id"])
+    greetings = [
+        c for c in server.sent(chat_id=GROUP["id"]) if c.fields["text"] == greeting.fields["text"]
+    ]
+    assert len(greetings) == 1
+    assert Translator("ar")("Welcome to the Capacity Exchange!") in greeting.fields["text"]
+
+
+async def test_a_group_upgraded_to_a_supergroup_keeps_its_settings_and_needs(core, server):
+    old = group_chat(-2002, "Small group", kind="group")
+    new = group_chat(-1002002, "Small group", kind="supergroup")
+    server.statuses[(old["id"], CARLA.id)] = "creator"
+    async with running(core, server):
+        await say(server, message(CARLA, "/roomlanguage pt-br", old), old["id"])
+        await say(server, message(CARLA, "/need communication a workshop", old), old["id"])
+        migrated = message(CARLA, "", old)
+        del migrated["message"]["text"]
+        migrated["message"]["migrate_to_chat_id"] = new["id"]
+        await server.push(migrated)
+        [reply] = await say(server, message(CARLA, "/needs", new), new["id"])
+    assert "workshop" in reply.fields["text"]
+    assert Translator("pt_BR")("Open needs") in reply.fields["text"]
+    with Session(core.engine) as session:
+        assert session.exec(select(Room.room_id)).all() == [str(new["id"])]
+        assert session.exec(select(Need.room_id)).all() == [str(new["id"])]
+
+
+async def test_a_restart_neither_loses_nor_repeats_an_update(core, server):
+    async with running(core, server):
+        first = await server.push(message(BEN, "/privacy"))
+        await server.wait_sent(1, chat_id=BEN.id)  # stopped at once, before saying more
+    # As after a crash: Telegram offers the update again, and a new one has come meanwhile.
+    await server.redeliver(first)
+    await server.push(message(BEN, "/capacities"))
+    async with running(core, server):
+        await server.wait_sent(2, chat_id=BEN.id)
+        await server.push(message(BEN, "/help"))
+        await server.wait_sent(3, chat_id=BEN.id)
+    texts = [call.fields["text"] for call in server.sent(chat_id=BEN.id)]
+    assert len(texts) == 3 and len(set(texts)) == 3
+    with Session(core.engine) as session:
+        [offset] = session.exec(select(SyncState.value)).all()
+    assert int(offset) == 4
+
+
+async def test_buttons_from_before_a_restart_say_they_have_expired(core, server):
+    async with running(core, server):
+        [first] = await say(server, message(BEN, "/help"), BEN.id)
+    async with running(core, server):
+        await server.push(press(BEN, first, "p:1"))
+        await server.push(press(BEN, first, "k:no-such-key"))
+        await server.push(press(BEN, first, "nonsense"))
+        answers = await server.wait_sent(3, "answerCallbackQuery")
+    assert all("expired" in a.fields["text"] for a in answers)
+    assert server.sent("editMessageText") == []
+
+
+async def test_odd_updates_are_ignored_or_get_a_hint_and_nothing_is_logged(core, server, caplog):
+    sticker = message(BEN, "")
+    del sticker["message"]["text"]
+    sticker["message"]["sticker"] = {
+        "file_id": "s1",
+        "file_unique_id": "s1u",
+        "type": "regular",
+        "width": 512,
+        "height": 512,
+        "is_animated": False,
+        "is_video": False,
+    }
+    photo_in_group = message(BEN, "", GROUP)
+    del photo_in_group["message"]["text"]
+    photo_in_group["message"]["photo"] = [
+        {"file_id": "p", "file_unique_id": "pu", "width": 9, "height": 9}
+    ]
+    edited = message(BEN, "/forget confirm")
+    edited = {"edited_message": {**edited["message"], "edit_date": 1}}
+    malformed = {"message": {"message_id": 1, "text": "/help"}}  # no chat, no date
+    with caplog.at_level(logging.WARNING):
+        async with running(core, server):
+            for update in (malformed, edited, photo_in_group, {"poll": {"id": "x"}}):
+                await server.push(update)
+            [hint] = await say(server, sticker, BEN.id)
+            [after] = await say(server, message(BEN, "/privacy"), BEN.id)
+    assert "/help" in hint.fields["text"]
+    assert "<b>" in after.fields["text"]  # still answering after the odd ones
+    assert server.sent(chat_id=GROUP["id"]) == []
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert not any(r.exc_info for r in caplog.records)
+
+
+async def test_a_rejected_token_stops_only_that_adapter(core, server, caplog):
+    good = TelegramAdapter(core, settings(server, token="43:other-token"))
+    bad = TelegramAdapter(core, settings(server, token="666:revoked"))
+    with caplog.at_level(logging.ERROR):
+        task = asyncio.create_task(run_adapters([bad, good]))
+        await server.wait_for(lambda s: len(s.sent("setMyCommands")) >= 6)
+        [reply] = await say(server, message(BEN, "/privacy"), BEN.id)
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+    assert reply.token == "43:other-token"
+    [line] = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert (
+        line == "telegram adapter stopped: Telegram rejected the bot token in CAPX_TELEGRAM_TOKEN"
+    )
+    assert "666" not in caplog.text
+
+
+async def test_a_missing_token_is_one_clear_error(core, server):
+    with pytest.raises(AdapterStopped, match="CAPX_TELEGRAM_TOKEN"):
+        await TelegramAdapter(core, settings(server, token="")).run()
+
+
+async def test_forget_is_confirmed_with_a_button(core, server):
+    async with running(core, server):
+        await say(server, message(BEN, "/offer communication"), BEN.id)
+        [question] = await say(server, message(BEN, "/forget"), BEN.id)
+        [(_, data)] = buttons(question)
+        await say(server, press(BEN, question, data), BEN.id)
+    with Session(core.engine) as session:
+        assert session.exec(select(ChatIdentity)).all() == []
+
+
+def test_settings_come_from_the_config_and_the_environment():
+    section = {"token_env": "MY_TOKEN", "mode": "webhook", "webhook_url": "https://x.org/tg"}
+    made = TelegramSettings.from_config(
+        section, {"MY_TOKEN": " 1:abc ", "CAPX_TELEGRAM_WEBHOOK_SECRET": "s3"}
+    )
+    assert (made.token, made.mode, made.webhook_secret) == ("1:abc", "webhook", "s3")
+    assert "1:abc" not in repr(made) and "s3" not in repr(made)
