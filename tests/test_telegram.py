@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import shutil
+import signal
+import socket
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import replace
 
+import aiohttp
 import pytest
 from sqlmodel import Session, select
 
 from adapters.base import AdapterStopped
 from adapters.telegram import TelegramAdapter, TelegramSettings
+from adapters.telegram.adapter import SECRET_HEADER
+from bots.cli import QUIET_LIBRARIES, configure_logging
 from bots.supervisor import run_adapters
 from core.dispatch import Core
 from core.i18n import Translator
@@ -356,3 +364,79 @@ def test_settings_come_from_the_config_and_the_environment():
     )
     assert (made.token, made.mode, made.webhook_secret) == ("1:abc", "webhook", "s3")
     assert "1:abc" not in repr(made) and "s3" not in repr(made)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def test_webhook_mode_checks_the_secret_and_skips_repeats(core, server):
+    port = free_port()
+    hook = f"http://127.0.0.1:{port}/telegram"
+    update = {"update_id": 77, **message(BEN, "/privacy")}
+    async with running(
+        core,
+        server,
+        mode="webhook",
+        webhook_url="https://bot.example.org/telegram",
+        webhook_listen=f"127.0.0.1:{port}",
+        webhook_secret="s3cret",
+    ):
+        [registered] = await server.wait_sent(1, "setWebhook")
+        async with aiohttp.ClientSession() as http:
+            forged = await http.post(hook, json=update, headers={SECRET_HEADER: "guess"})
+            first = await http.post(hook, json=update, headers={SECRET_HEADER: "s3cret"})
+            again = await http.post(hook, json=update, headers={SECRET_HEADER: "s3cret"})
+    assert registered.fields["url"] == "https://bot.example.org/telegram"
+    assert registered.fields["secret_token"] == "s3cret"
+    assert (forged.status, first.status, again.status) == (403, 200, 200)
+    assert len(server.sent(chat_id=BEN.id)) == 1
+    assert server.sent("getUpdates") == []
+
+
+async def test_debug_logs_show_neither_tokens_nor_what_people_say(core, server, caplog):
+    said = "/find zzsecretwordzz"
+    levels = {name: logging.getLogger(name).level for name in QUIET_LIBRARIES}
+    try:
+        with caplog.at_level(logging.DEBUG):
+            async with running(core, server):  # the libraries left at DEBUG: both leak
+                await say(server, message(BEN, said), BEN.id)
+            assert TOKEN in caplog.text and "zzsecretwordzz" in caplog.text
+            caplog.clear()
+            configure_logging("DEBUG")  # as `capx-bot run` does
+            async with running(core, server):
+                await say(server, message(BEN, said), BEN.id)
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+    assert TOKEN not in caplog.text and "zzsecretwordzz" not in caplog.text
+
+
+async def test_capx_bot_run_serves_telegram_until_sigterm(server, reference_db, tmp_path):
+    database = tmp_path / "capx.db"
+    shutil.copyfile(reference_db, database)
+    config = tmp_path / "config.toml"
+    config.write_text(f'[telegram]\nenabled = true\napi_url = "{server.url}"\n', encoding="utf-8")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bots.cli",
+        "--config",
+        str(config),
+        "--db",
+        str(database),
+        "run",
+        env={**os.environ, "CAPX_TELEGRAM_TOKEN": TOKEN},
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await server.wait_for(lambda s: len(s.sent("setMyCommands")) >= 6, timeout=30)
+        [reply] = await say(server, message(BEN, "/capacities"), BEN.id)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, errors = await asyncio.wait_for(process.communicate(), 20)
+    assert Translator("en")("Capacities") in reply.fields["text"]
+    assert process.returncode == 0
+    assert TOKEN.encode() not in errors and b"Traceback" not in errors

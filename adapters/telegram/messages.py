@@ -23,7 +23,8 @@ CALLBACK_LIMIT = 64
 """Telegram's limit on a button's callback data, in bytes."""
 RUN, KEPT, PAGE, NOTHING = "c:", "k:", "p:", "-"
 
-_TOKEN = re.compile(r"<[^>]*>|&[#\w]+;|\s+|[^<&\s]+|[<&]")
+_TOKEN = re.compile(r"<[^>]*>|&[#\w]+;|\n|[^\S\n]+|[^<&\s]+|[<&]")
+_TAG = re.compile(r"<[^>]*>")
 _TAG_NAME = re.compile(r"</?([a-z]+)")
 
 
@@ -58,45 +59,44 @@ def pages(reply: Reply) -> list[str]:
 
 
 def split_html(html: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """``html`` as messages of at most ``limit`` each, cut between lines where possible, else
-    between words, and never inside a tag or an entity; a tag open at a cut is closed before it
-    and opened again after it, so each message is well-formed. Nothing is left out."""
-    messages: list[str] = []
-    current = ""
-    for line in html.split("\n"):
-        for piece in _fit(line, limit):
-            joined = f"{current}\n{piece}" if current else piece
-            if size(joined) <= limit:
-                current = joined
-            else:
-                messages.append(current)
-                current = piece
-    messages.append(current)
-    return [message.strip("\n") for message in messages if message.strip()] or [""]
-
-
-def _fit(line: str, limit: int) -> list[str]:
-    """One line as pieces of at most ``limit``, each with its open tags closed."""
-    if size(line) <= limit:
-        return [line]
-    pieces: list[str] = []
+    """``html`` as messages of at most ``limit`` each, cut at a line break where one is near,
+    else between words, never inside a tag or an entity. A tag open at a cut is closed before
+    it and opened again after it, so each message is well-formed. Nothing is left out."""
+    if size(html) <= limit:
+        return [html]
+    found: list[str] = []
     current = ""
     opened: list[tuple[str, str]] = []  # (name, opening tag), innermost last
-    for token in _tokens(line, limit):
+    last_break: tuple[int, list[tuple[str, str]]] | None = None  # where, and what was open
+    for token in _tokens(html, limit):
         name = _tag_name(token)
-        closing = sum(len(f"</{each}>") for each, _ in opened)
-        if name and not token.startswith("</"):
-            closing += len(f"</{name}>")
-        if current.strip() and size(current) + size(token) + closing > limit:
-            pieces.append(current + "".join(f"</{each}>" for each, _ in reversed(opened)))
-            current = "".join(tag for _, tag in opened)
+        reserve = _closing(opened) + (f"</{name}>" if name and token[1] != "/" else "")
+        while _has_text(current) and size(current) + size(token) + size(reserve) > limit:
+            if last_break is not None:
+                at, was_open = last_break
+                found.append(current[:at] + _closing(was_open))
+                current = "".join(tag for _, tag in was_open) + current[at + 1 :]
+            else:
+                found.append(current + _closing(opened))
+                current = "".join(tag for _, tag in opened)
+            last_break = None
+        if token == "\n":
+            last_break = (len(current), list(opened))
         current += token
-        if name and token.startswith("</"):
+        if name and token[1] == "/":
             opened.pop()
         elif name:
             opened.append((name, token))
-    pieces.append(current)
-    return pieces
+    found.append(current)
+    return [part.strip("\n") for part in found if _has_text(part)]
+
+
+def _closing(opened: list[tuple[str, str]]) -> str:
+    return "".join(f"</{name}>" for name, _ in reversed(opened))
+
+
+def _has_text(html: str) -> bool:
+    return bool(_TAG.sub("", html).strip())
 
 
 def _tokens(line: str, limit: int) -> list[str]:
