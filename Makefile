@@ -37,6 +37,7 @@ i18n: $(BIN)/.installed
 
 bench: $(BIN)/.installed-test
 	$(BIN)/python bench/matching.py
+	$(BIN)/python -m bench.telegram
 
 clean:
 	rm -rf $(VENV) var

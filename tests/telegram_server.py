@@ -13,7 +13,7 @@ import asyncio
 import itertools
 import json
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,6 +52,8 @@ class BotApiServer:
     statuses: dict[tuple[int, int], str] = field(default_factory=dict)
     """getChatMember answers by (chat id, user id); ``member`` when absent."""
     failures: list[Failure] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+    """Calls by method."""
     url: str = ""
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _history: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -159,6 +161,7 @@ class BotApiServer:
         assert self._changed is not None
         async with self._changed:
             self.calls.append(call)
+            self.counts[call.method] += 1
             self._changed.notify_all()
 
     def _take_failure(self, method: str, fields: dict[str, Any]) -> Failure | None:

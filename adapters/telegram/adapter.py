@@ -64,6 +64,8 @@ ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_membe
 IN_CHAT = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER}
 ROOM_ADMINS = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR}
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+MAX_IN_FLIGHT = 16
+"""Updates handled at once (each chat's in order)."""
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 K = TypeVar("K")
@@ -165,8 +167,12 @@ class TelegramAdapter:
         self.settings = settings
         self.bot: _Bot | None = None
         self.username = ""
-        self._offset: int | None = None
-        self._lock = asyncio.Lock()
+        self._seen = 0
+        """The highest update id taken in; anything at or below it is not taken again."""
+        self._saved = 0
+        self._in_flight: dict[int, asyncio.Task[None]] = {}
+        self._last_of_chat: dict[int, asyncio.Task[None]] = {}
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._admins: _Kept[tuple[int, int], bool] = _Kept(4096, settings.admin_cache_seconds)
         self._pages: _Kept[tuple[int, int], list[str]] = _Kept(1024, 24 * 3600)
         self._commands: _Kept[str, str] = _Kept(4096, 24 * 3600)
@@ -204,7 +210,8 @@ class TelegramAdapter:
         try:
             self.username = self.bot.username
             stored = await self.core.in_database(chats.read_cursor, self._cursor_key)
-            self._offset = int(stored) if stored else None
+            self._saved = int(stored) if stored else 0
+            self._seen = self._saved - 1
             await self._set_menus()
             if settings.mode == "webhook":
                 await self._serve_webhook()
@@ -212,6 +219,7 @@ class TelegramAdapter:
                 await self.bot.delete_webhook()
                 await self._poll()
         finally:
+            await self._finish_in_flight()
             await self.bot.shutdown()
 
     @property
@@ -235,7 +243,8 @@ class TelegramAdapter:
         while True:
             try:
                 batch = await self.bot.get_update_dicts(
-                    offset=self._offset, timeout=self.settings.poll_timeout
+                    offset=self._seen + 1 if self._seen >= 0 else None,
+                    timeout=self.settings.poll_timeout,
                 )
             except InvalidToken:
                 raise AdapterStopped(
@@ -248,7 +257,8 @@ class TelegramAdapter:
                 continue
             backoff.reset()
             for data in batch:
-                await self._process(data)
+                await self._take(data)
+            await self._finish_in_flight()
 
     async def _serve_webhook(self) -> None:
         assert self.bot is not None
@@ -277,41 +287,59 @@ class TelegramAdapter:
             data = await request.json()
         except ValueError:
             return web.Response(status=400)
-        await self._process(data)
+        task = await self._take(data)
+        if task is not None:
+            await asyncio.shield(task)
         return web.Response()
 
-    async def _process(self, data: Any) -> None:
-        """Handle one update (as JSON) and save the offset after it; updates before the saved
-        offset (a webhook delivered twice) are skipped. When the adapter is stopped meanwhile,
-        the update in hand is still finished, so that a restart does not handle it again."""
-        work = asyncio.ensure_future(self._process_in_order(data))
-        try:
-            await asyncio.shield(work)
-        except asyncio.CancelledError:
-            await work
-            raise
-
-    async def _process_in_order(self, data: Any) -> None:
+    async def _take(self, data: Any) -> asyncio.Task[None] | None:
+        """Start handling one update (as JSON): after the earlier updates of its chat, beside
+        those of other chats. None when it is skipped: taken before (a webhook delivered
+        twice), or unreadable."""
         update_id = data.get("update_id") if isinstance(data, dict) else None
-        if not isinstance(update_id, int):
-            log.warning("skipped an update without an id")
-            return
-        async with self._lock:
-            if self._offset is not None and update_id < self._offset:
-                return
-            try:
-                update = Update.de_json(data, self.bot)
-            except Exception:
-                log.warning("skipped update %d: Telegram sent a shape I cannot read", update_id)
-            else:
-                try:
-                    await self._on_update(update)
-                except Exception:
-                    log.exception("update %d failed", update_id)
-            self._offset = update_id + 1
-            await self.core.in_database(
-                chats.write_cursor, self._cursor_key, str(self._offset), _now()
-            )
+        if not isinstance(update_id, int) or update_id <= self._seen:
+            return None
+        self._seen = update_id
+        try:
+            update = Update.de_json(data, self.bot)
+        except Exception:
+            log.warning("skipped update %d: Telegram sent a shape I cannot read", update_id)
+            await self._save_offset()
+            return None
+        await self._slots.acquire()
+        chat = update.effective_chat.id if update.effective_chat else 0
+        task = asyncio.create_task(self._handle(update, self._last_of_chat.get(chat)))
+        self._in_flight[update_id] = self._last_of_chat[chat] = task
+        task.add_done_callback(lambda _: self._forget(update_id, chat, task))
+        return task
+
+    async def _handle(self, update: Update, after: asyncio.Task[None] | None) -> None:
+        if after is not None:
+            await asyncio.wait([after])
+        try:
+            await self._on_update(update)
+        except Exception:
+            log.exception("update %d failed", update.update_id)
+
+    def _forget(self, update_id: int, chat: int, task: asyncio.Task[None]) -> None:
+        self._slots.release()
+        del self._in_flight[update_id]
+        if self._last_of_chat.get(chat) is task:
+            del self._last_of_chat[chat]
+
+    async def _finish_in_flight(self) -> None:
+        """Wait for every update taken in, then save the offset past them; even when the
+        adapter is being stopped, so that a restart does not handle them again."""
+        while self._in_flight:
+            await asyncio.wait(list(self._in_flight.values()))
+        await self._save_offset()
+
+    async def _save_offset(self) -> None:
+        """Save the id of the first update not yet handled, when it has moved on."""
+        offset = min(self._in_flight, default=self._seen + 1)
+        if offset > self._saved:
+            self._saved = offset
+            await self.core.in_database(chats.write_cursor, self._cursor_key, str(offset), _now())
 
     # -- updates ---------------------------------------------------------------------------
 
