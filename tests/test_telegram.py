@@ -242,7 +242,10 @@ async def test_joining_a_group_greets_once_in_its_language(core, server):
     assert Translator("ar")("Welcome to the Capacity Exchange!") in greeting.fields["text"]
 
 
-async def test_a_group_upgraded_to_a_supergroup_keeps_its_settings_and_needs(core, server):
+async def test_a_group_upgraded_to_a_supergroup_keeps_its_settings_and_needs(
+    core_on_every_backend, server
+):
+    core = core_on_every_backend
     old = group_chat(-2002, "Small group", kind="group")
     new = group_chat(-1002002, "Small group", kind="supergroup")
     server.statuses[(old["id"], CARLA.id)] = "creator"
@@ -261,7 +264,8 @@ async def test_a_group_upgraded_to_a_supergroup_keeps_its_settings_and_needs(cor
         assert session.exec(select(Need.room_id)).all() == [str(new["id"])]
 
 
-async def test_a_restart_neither_loses_nor_repeats_an_update(core, server):
+async def test_a_restart_neither_loses_nor_repeats_an_update(core_on_every_backend, server):
+    core = core_on_every_backend
     async with running(core, server):
         first = await server.push(message(BEN, "/privacy"))
         await server.wait_sent(1, chat_id=BEN.id)  # stopped at once, before saying more
@@ -400,6 +404,8 @@ async def test_debug_logs_show_neither_tokens_nor_what_people_say(core, server, 
     said = "/find zzsecretwordzz"
     levels = {name: logging.getLogger(name).level for name in QUIET_LIBRARIES}
     try:
+        for name in QUIET_LIBRARIES:
+            logging.getLogger(name).setLevel(logging.NOTSET)
         with caplog.at_level(logging.DEBUG):
             async with running(core, server):  # the libraries left at DEBUG: both leak
                 await say(server, message(BEN, said), BEN.id)
