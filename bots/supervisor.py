@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 from adapters.base import Adapter, AdapterStopped, Backoff
+from adapters.matrix import MatrixAdapter, MatrixSettings
 from adapters.telegram import TelegramAdapter, TelegramSettings
 from bots.config import Config
 from core.dispatch import Core
@@ -26,6 +27,9 @@ def build_adapters(config: Config, core: Core, environ: Mapping[str, str]) -> li
     telegram = config.sections.get("telegram", {})
     if telegram.get("enabled"):
         adapters.append(TelegramAdapter(core, TelegramSettings.from_config(telegram, environ)))
+    matrix = config.sections.get("matrix", {})
+    if matrix.get("enabled"):
+        adapters.append(MatrixAdapter(core, MatrixSettings.from_config(matrix, environ)))
     return adapters
 
 

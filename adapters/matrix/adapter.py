@@ -1,0 +1,347 @@
+"""The Matrix adapter: matrix-nio in front of the core.
+
+The adapter logs in once and keeps the device and token in our database, so a restart is the
+same device. It syncs in a loop; after each batch is handled, ``next_batch`` is saved, so a
+restart neither misses nor repeats a command, and on the very first start the rooms' history
+is skipped. Commands are ``!capx <command>`` in rooms and plain in direct rooms; replies are
+``m.notice`` events (see :mod:`adapters.matrix.messages`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    InviteMemberEvent,
+    LoginResponse,
+    MatrixRoom,
+    MegolmEvent,
+    RoomCreateEvent,
+    RoomCreateResponse,
+    RoomMessageText,
+    RoomPreset,
+    RoomSendResponse,
+    SyncResponse,
+    WhoamiResponse,
+)
+
+from adapters.base import AdapterStopped, Backoff
+from adapters.matrix import messages
+from core.dispatch import Core
+from core.i18n import Translator
+from core.parsing import split_command_line
+from core.types import Actor, Button, Conversation, Incoming, Reply
+from storage import chats
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "matrix"
+UNKNOWN_TOKEN = "M_UNKNOWN_TOKEN"
+REMEMBERED_EVENTS = 4096
+SYNC_FILTER = {"room": {"timeline": {"limit": 200}}}
+"""Up to 200 new events a room in one batch (Synapse's default is 10, and a busier room would
+leave a gap of commands never seen)."""
+
+
+@dataclass(frozen=True)
+class MatrixSettings:
+    """The ``[matrix]`` section of the configuration, with the secrets read from the
+    environment variables it names."""
+
+    homeserver: str
+    user_id: str
+    access_token: str = field(default="", repr=False)
+    password: str = field(default="", repr=False)
+    token_env: str = "CAPX_MATRIX_TOKEN"
+    password_env: str = "CAPX_MATRIX_PASSWORD"
+    device_name: str = "capx-bot"
+    prefix: str = "!capx"
+    invite_servers: tuple[str, ...] = ()
+    """Invites from users of these homeservers are accepted; others are declined."""
+    sync_timeout_ms: int = 30_000
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any], environ: Mapping[str, str]) -> MatrixSettings:
+        token_env = str(section.get("access_token_env", cls.token_env))
+        password_env = str(section.get("password_env", cls.password_env))
+        user_id = str(section.get("user_id", ""))
+        return cls(
+            homeserver=str(section.get("homeserver", "")),
+            user_id=user_id,
+            access_token=environ.get(token_env, "").strip(),
+            password=environ.get(password_env, ""),
+            token_env=token_env,
+            password_env=password_env,
+            device_name=str(section.get("device_name", cls.device_name)),
+            prefix=str(section.get("prefix", cls.prefix)),
+            invite_servers=tuple(
+                section.get("invite_homeservers", [user_id.partition(":")[2]] if user_id else [])
+            ),
+        )
+
+
+class MatrixAdapter:
+    name = PLATFORM
+
+    def __init__(self, core: Core, settings: MatrixSettings) -> None:
+        self.core = core
+        self.settings = settings
+        self.client = AsyncClient(
+            settings.homeserver,
+            settings.user_id,
+            config=AsyncClientConfig(
+                max_limit_exceeded=None,  # wait out every 429
+                max_timeouts=None,  # and every outage, with nio's growing delay
+                max_timeout_retry_wait_time=30,
+                request_timeout=settings.sync_timeout_ms / 1000 + 30,
+                store_sync_tokens=False,
+                encryption_enabled=False,
+            ),
+        )
+        self._handled: OrderedDict[str, None] = OrderedDict()
+        self._choices: dict[tuple[str, str], tuple[Button, ...]] = {}
+        self._direct_rooms: dict[str, str] = {}
+        self._told_encrypted: set[str] = set()
+        self._creators: dict[str, set[str]] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Serve Matrix until cancelled; :class:`AdapterStopped` when the homeserver refuses
+        the login or, later, the token."""
+        settings = self.settings
+        if not (settings.homeserver and settings.user_id):
+            raise AdapterStopped("set homeserver and user_id in [matrix]")
+        try:
+            await self._log_in()
+            since = await self.core.in_database(chats.read_cursor, self._key("next_batch"))
+            await self._sync_forever(since)
+        finally:
+            await self.client.close()
+
+    def _key(self, what: str) -> str:
+        return f"matrix:{self.settings.user_id}:{what}"
+
+    async def _log_in(self) -> None:
+        """Restore the kept login (or the configured token); else log in with the password
+        and keep the new device and token."""
+        settings, client = self.settings, self.client
+        kept = await self.core.in_database(chats.read_cursor, self._key("login"))
+        login = json.loads(kept) if kept else {}
+        token = settings.access_token or login.get("access_token")
+        if token:
+            client.restore_login(settings.user_id, login.get("device_id", ""), token)
+            who = await client.whoami()
+            if isinstance(who, WhoamiResponse):
+                client.device_id = who.device_id or client.device_id
+                return
+            if who.status_code != UNKNOWN_TOKEN:
+                raise AdapterStopped(f"the homeserver refused whoami: {who.status_code}")
+            if settings.access_token or not settings.password:
+                raise AdapterStopped(
+                    f"the homeserver rejected the access token in {settings.token_env}"
+                )
+        if not settings.password:
+            raise AdapterStopped(f"no login: set {settings.token_env} or {settings.password_env}")
+        client.device_id = login.get("device_id", "")
+        response = await client.login(settings.password, device_name=settings.device_name)
+        if not isinstance(response, LoginResponse):
+            raise AdapterStopped(
+                f"the homeserver refused the password login: {response.status_code}"
+            )
+        kept = json.dumps({"device_id": response.device_id, "access_token": response.access_token})
+        await self.core.in_database(chats.write_cursor, self._key("login"), kept, _now())
+
+    async def _sync_forever(self, since: str | None) -> None:
+        backoff = Backoff(cap=60)
+        first = True
+        while True:
+            response = await self.client.sync(
+                timeout=0 if first else self.settings.sync_timeout_ms,
+                sync_filter=SYNC_FILTER,
+                since=since,
+                full_state=first,
+            )
+            if not isinstance(response, SyncResponse):
+                if response.status_code == UNKNOWN_TOKEN:
+                    raise AdapterStopped("the homeserver no longer accepts the access token")
+                delay = backoff.next_delay()
+                log.warning("sync failed (%s); trying again in %.0f s", response.status_code, delay)
+                await asyncio.sleep(delay)
+                continue
+            backoff.reset()
+            await self._on_sync(response, history=since is None)
+            since = response.next_batch
+            await self.core.in_database(chats.write_cursor, self._key("next_batch"), since, _now())
+            first = False
+
+    # -- events ----------------------------------------------------------------------------
+
+    async def _on_sync(self, response: SyncResponse, *, history: bool) -> None:
+        """Answer the invites and the commands in one sync batch; ``history`` (the very first
+        sync) only answers invites."""
+        for room_id, invite in response.rooms.invite.items():
+            await self._on_invite(room_id, invite.invite_state)
+        for room_id, joined in response.rooms.join.items():
+            room = self.client.rooms.get(room_id)
+            if room is None:
+                continue
+            for event in [*joined.state, *joined.timeline.events]:
+                if isinstance(event, RoomCreateEvent):
+                    self._creators[room_id] = _creators(event)
+            if history:
+                continue
+            if joined.timeline.limited and not history:
+                log.warning("more events in %s than one sync holds; some were skipped", room_id)
+            for event in joined.timeline.events:
+                try:
+                    await self._on_event(room, event)
+                except Exception:
+                    log.exception("event %s failed", getattr(event, "event_id", "?"))
+
+    async def _on_invite(self, room_id: str, state: list[Any]) -> None:
+        inviter = next(
+            (
+                event.sender
+                for event in state
+                if isinstance(event, InviteMemberEvent)
+                and event.state_key == self.settings.user_id
+                and event.membership == "invite"
+            ),
+            None,
+        )
+        if inviter is None:
+            return
+        if inviter.partition(":")[2] in self.settings.invite_servers:
+            await self.client.join(room_id)
+        else:
+            log.info("declined an invite to %s from another homeserver", room_id)
+            await self.client.room_leave(room_id)
+
+    async def _on_event(self, room: MatrixRoom, event: Any) -> None:
+        event_id = getattr(event, "event_id", None)
+        if not event_id or event_id in self._handled or event.sender == self.client.user_id:
+            return
+        self._handled[event_id] = None
+        while len(self._handled) > REMEMBERED_EVENTS:
+            self._handled.popitem(last=False)
+        if isinstance(event, MegolmEvent):
+            await self._cannot_decrypt(room)
+            return
+        if not isinstance(event, RoomMessageText):
+            return  # notices from bots, edits' targets, redactions, other event types
+        content = event.source.get("content", {})
+        if messages.is_edit(content):
+            return
+        direct = room.member_count <= 2
+        line = messages.command_line(event.body, self.settings.prefix, direct=direct)
+        if line is None:
+            return
+        command, arguments = split_command_line(line)
+        chosen = self._choice(room.room_id, event.sender, command, arguments)
+        if chosen is not None:
+            command, arguments = split_command_line(chosen)
+        thread = messages.thread_of(content)
+        actor = Actor(
+            platform=PLATFORM,
+            account_id=event.sender,
+            display_name=room.user_name(event.sender) or event.sender,
+            handle=event.sender,
+            is_room_admin=direct
+            or event.sender in self._creators.get(room.room_id, ())
+            or _reaches_state_level(room, event.sender),
+        )
+        conversation = Conversation(
+            PLATFORM, room.room_id, is_direct=direct, thread_id=thread, title=room.display_name
+        )
+        incoming = Incoming(actor, conversation, command, arguments, event_id=event_id)
+        replies = await self.core.handle_async(incoming)
+        await self._deliver(replies, room, event, direct, thread)
+
+    def _choice(self, room_id: str, sender: str, command: str, arguments: str) -> str | None:
+        """The command line of choice number ``command`` of the last reply to ``sender`` here."""
+        offered = self._choices.get((room_id, sender), ())
+        if command.isdigit() and not arguments and 1 <= int(command) <= len(offered):
+            return offered[int(command) - 1].command
+        return None
+
+    async def _cannot_decrypt(self, room: MatrixRoom) -> None:
+        if room.room_id in self._told_encrypted:
+            return
+        self._told_encrypted.add(room.room_id)
+        t = Translator("en")
+        text = t("I cannot read encrypted messages. Talk to me in a room without encryption.")
+        await self._send(room.room_id, messages.notice(Reply(paragraphs=(text,))))
+
+    # -- sending ---------------------------------------------------------------------------
+
+    async def _deliver(
+        self, replies: list[Reply], room: MatrixRoom, event: Any, direct: bool, thread: str | None
+    ) -> None:
+        for reply in replies:
+            if reply.recipient is not None:
+                if reply.recipient.platform == PLATFORM:
+                    target = await self._direct_room(reply.recipient.account_id)
+                    await self._send(target, messages.notice(reply))
+                continue
+            if reply.private and not direct:
+                target = await self._direct_room(event.sender)
+                content = messages.notice(reply)
+            else:
+                target = room.room_id
+                content = messages.notice(reply, in_reply_to=event.event_id, thread_root=thread)
+            if reply.buttons:
+                self._choices[(target, event.sender)] = reply.buttons
+            await self._send(target, content)
+
+    async def _direct_room(self, user_id: str) -> str:
+        """A direct room with ``user_id``: one the bot shares with them alone, else a new one."""
+        known = self._direct_rooms.get(user_id)
+        if known in self.client.rooms:
+            return known
+        for room in self.client.rooms.values():
+            members = set(room.users) | set(room.invited_users)
+            if members == {self.client.user_id, user_id}:
+                self._direct_rooms[user_id] = room.room_id
+                return room.room_id
+        created = await self.client.room_create(
+            is_direct=True, invite=[user_id], preset=RoomPreset.trusted_private_chat
+        )
+        if not isinstance(created, RoomCreateResponse):
+            raise RuntimeError(f"could not open a direct room: {created.status_code}")
+        self._direct_rooms[user_id] = created.room_id
+        return created.room_id
+
+    async def _send(self, room_id: str, content: dict[str, Any]) -> None:
+        response = await self.client.room_send(
+            room_id, "m.room.message", content, ignore_unverified_devices=True
+        )
+        if not isinstance(response, RoomSendResponse):
+            log.warning("could not send to %s: %s", room_id, response.status_code)
+            await self.core.in_database(
+                chats.mark_unreachable, PLATFORM, room_id, str(response.status_code), _now()
+            )
+
+
+def _reaches_state_level(room: MatrixRoom, user_id: str) -> bool:
+    levels = room.power_levels
+    return levels.get_user_level(user_id) >= levels.defaults.state_default
+
+
+def _creators(event: RoomCreateEvent) -> set[str]:
+    """Who created the room: above every power level from room version 12 on."""
+    extra = event.source.get("content", {}).get("additional_creators", [])
+    return {event.sender, *(each for each in extra if isinstance(each, str))}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

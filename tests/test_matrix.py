@@ -1,0 +1,263 @@
+"""The Matrix adapter against a real Synapse, driven by real matrix-nio clients as people."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+import pytest
+from nio import AsyncClient, RoomCreateResponse, RoomMessageNotice, RoomSendResponse, SyncResponse
+from sqlmodel import Session, select
+
+from adapters.matrix import MatrixAdapter, MatrixSettings
+from core.dispatch import Core
+from core.i18n import Translator
+from storage.models import ChatIdentity, PersonCapacity
+from tests import synapse_server
+from tests.synapse_server import Synapse
+
+synapse = synapse_server.synapse
+synapse_default_limits = synapse_server.synapse_default_limits
+_names = itertools.count(1)
+EN = Translator("en")
+
+
+class Person:
+    """Someone on the homeserver, with a real nio client, who says things and reads notices."""
+
+    def __init__(self, server: Synapse, name: str) -> None:
+        self.name = f"{name}{next(_names)}"
+        self.password = f"{self.name}-password"
+        self.user_id = server.register(self.name, self.password)
+        self.client = AsyncClient(server.url, self.user_id)
+        self.since: str | None = None
+        self.notices: list[RoomMessageNotice] = []
+
+    async def __aenter__(self) -> Person:
+        await self.client.login(self.password)
+        await self._sync(0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.client.close()
+
+    async def _sync(self, timeout_ms: int) -> None:
+        response = await self.client.sync(
+            timeout=timeout_ms, since=self.since, sync_filter={"room": {"timeline": {"limit": 100}}}
+        )
+        assert isinstance(response, SyncResponse), response
+        self.since = response.next_batch
+        for room_id, joined in response.rooms.join.items():
+            for event in joined.timeline.events:
+                if isinstance(event, RoomMessageNotice):
+                    event.source["room_id"] = room_id
+                    self.notices.append(event)
+        for room_id in response.rooms.invite:
+            await self.client.join(room_id)
+
+    async def room_with(self, bot_id: str, *guests: Person) -> str:
+        """A new room with the bot and ``guests``, once all of them have joined it."""
+        everyone = {bot_id, *(guest.user_id for guest in guests)}
+        created = await self.client.room_create(invite=sorted(everyone))
+        assert isinstance(created, RoomCreateResponse), created
+        for guest in guests:
+            await guest.until(lambda guest=guest: created.room_id in guest.client.rooms)
+        await self.until(lambda: everyone <= self.joined(created.room_id))
+        return created.room_id
+
+    def joined(self, room_id: str) -> set[str]:
+        room = self.client.rooms.get(room_id)
+        return set(room.users) - set(room.invited_users) if room else set()
+
+    async def say(self, room_id: str, body: str, *, thread: str | None = None) -> str:
+        content: dict[str, Any] = {"msgtype": "m.text", "body": body}
+        if thread:
+            content["m.relates_to"] = {"rel_type": "m.thread", "event_id": thread}
+        sent = await self.client.room_send(room_id, "m.room.message", content)
+        assert isinstance(sent, RoomSendResponse), sent
+        return sent.event_id
+
+    async def until(self, condition, timeout: float = 20) -> None:
+        async with asyncio.timeout(timeout):
+            while not condition():
+                await self._sync(500)
+
+    async def answer_to(self, event_id: str, timeout: float = 20) -> RoomMessageNotice:
+        """The bot's notice that replies to ``event_id``."""
+        await self.until(lambda: self._reply_to(event_id) is not None, timeout)
+        found = self._reply_to(event_id)
+        assert found is not None
+        return found
+
+    def _reply_to(self, event_id: str) -> RoomMessageNotice | None:
+        for notice in self.notices:
+            relation = notice.source["content"].get("m.relates_to", {})
+            if relation.get("m.in_reply_to", {}).get("event_id") == event_id:
+                return notice
+        return None
+
+    async def ask(
+        self, room_id: str, body: str, *, thread: str | None = None, timeout: float = 20
+    ) -> RoomMessageNotice:
+        return await self.answer_to(await self.say(room_id, body, thread=thread), timeout)
+
+
+@asynccontextmanager
+async def running_bot(core: Core, server: Synapse, bot: tuple[str, str]) -> AsyncIterator[None]:
+    name, password = bot
+    settings = MatrixSettings(
+        homeserver=server.url,
+        user_id=server.user_id(name),
+        password=password,
+        invite_servers=("localhost",),
+        sync_timeout_ms=1000,
+    )
+    task = asyncio.create_task(MatrixAdapter(core, settings).run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+
+
+@pytest.fixture
+def bot(synapse: Synapse) -> tuple[str, str]:
+    name = f"capxbot{next(_names)}"
+    synapse.register(name, "bot-password")
+    return name, "bot-password"
+
+
+async def test_help_and_find_in_a_room_are_notices_that_reply(core, synapse, bot):
+    async with (
+        running_bot(core, synapse, bot),
+        Person(synapse, "ana") as ana,
+        Person(synapse, "ben") as ben,
+    ):
+        room = await ana.room_with(synapse.user_id(bot[0]), ben)
+        asked = await ana.say(room, "!capx help")
+        helped = await ana.answer_to(asked)
+        found = await ana.ask(room, "!capx find communication")
+        ignored = await ana.say(room, "just chatting, not for the bot")
+    assert helped.body.startswith(EN("What I can do"))
+    content = helped.source["content"]
+    assert content["msgtype"] == "m.notice" and content["format"] == "org.matrix.custom.html"
+    assert "<b>" in content["formatted_body"]
+    assert "communication" in found.body.lower()
+    assert ana._reply_to(ignored) is None
+
+
+async def test_a_command_in_a_thread_is_answered_in_the_thread(core, synapse, bot):
+    async with running_bot(core, synapse, bot), Person(synapse, "ana") as ana:
+        room = await ana.room_with(synapse.user_id(bot[0]))
+        root = await ana.say(room, "a thread about capacities")
+        answer = await ana.ask(room, "!capx capacities", thread=root)
+    relation = answer.source["content"]["m.relates_to"]
+    assert relation["rel_type"] == "m.thread" and relation["event_id"] == root
+
+
+async def test_a_need_posted_in_a_room_is_answered_by_someone_else(core, synapse, bot):
+    bot_id = synapse.user_id(bot[0])
+    async with (
+        running_bot(core, synapse, bot),
+        Person(synapse, "ana") as ana,
+        Person(synapse, "ben") as ben,
+    ):
+        room = await ana.room_with(bot_id, ben)
+        posted = await ana.ask(room, '!capx need communication "a workshop" for students')
+        listed = await ben.ask(room, "!capx needs")
+        await ben.say(room, "!capx helpwith 1")
+        # Both get each other's contact in a direct room with the bot.
+        await ana.until(lambda: any(ben.user_id in n.body for n in ana.notices))
+        await ben.until(lambda: any(ana.user_id in n.body for n in ben.notices))
+    assert "#1" in posted.body and "#1" in listed.body
+
+
+async def test_a_room_admin_command_is_refused_to_others(core, synapse, bot):
+    bot_id = synapse.user_id(bot[0])
+    async with (
+        running_bot(core, synapse, bot),
+        Person(synapse, "ana") as ana,
+        Person(synapse, "ben") as ben,
+    ):
+        room = await ana.room_with(bot_id, ben)  # Ana made it: she is its admin
+        refused = await ben.ask(room, "!capx roomlanguage pt-br")
+        done = await ana.ask(room, "!capx roomlanguage pt-br")
+    assert EN("Only an admin of this room may use “{command}”.", command="roomlanguage") in (
+        refused.body
+    )
+    assert "Only an admin" not in done.body
+
+
+async def test_a_profile_edit_in_a_room_is_answered_in_a_direct_room(core, synapse, bot):
+    bot_id = synapse.user_id(bot[0])
+    async with (
+        running_bot(core, synapse, bot),
+        Person(synapse, "ana") as ana,
+        Person(synapse, "ben") as ben,
+    ):
+        room = await ana.room_with(bot_id, ben)
+        notice = await ana.ask(room, "!capx offer communication")
+        await ana.until(lambda: any(n.source["room_id"] != room for n in ana.notices))
+        direct = next(n for n in ana.notices if n.source["room_id"] != room)
+        # In the direct room, plain commands work.
+        profile = await ana.ask(direct.source["room_id"], "profile")
+    assert "communication" in direct.body.lower()
+    assert "communication" in profile.body.lower()
+    assert notice.body == EN("I have answered you in a private message.")
+    with Session(core.engine) as session:
+        [identity] = session.exec(select(ChatIdentity)).all()
+        assert identity.account_id == ana.user_id
+        assert session.exec(select(PersonCapacity)).all()
+
+
+async def test_a_restart_of_the_bot_neither_repeats_nor_misses_a_command(core, synapse, bot):
+    async with Person(synapse, "ana") as ana:
+        async with running_bot(core, synapse, bot):
+            room = await ana.room_with(synapse.user_id(bot[0]))
+            first = await ana.say(room, "!capx privacy")
+            await ana.answer_to(first)
+        missed = await ana.say(room, "!capx capacities")  # said while the bot is down
+        async with running_bot(core, synapse, bot):
+            await ana.answer_to(missed)
+            last = await ana.say(room, "!capx help")
+            await ana.answer_to(last)
+    replies = [n for n in ana.notices if n.source["room_id"] == room]
+    assert len(replies) == 3
+
+
+async def test_synapse_restarting_mid_conversation_is_survived(core, synapse, bot):
+    async with running_bot(core, synapse, bot), Person(synapse, "ana") as ana:
+        room = await ana.room_with(synapse.user_id(bot[0]))
+        await ana.ask(room, "!capx privacy")
+        synapse.stop()
+        await asyncio.sleep(0.5)
+        synapse.start()
+        answer = await ana.ask(room, "!capx capacities", timeout=60)
+    assert answer.body.startswith(EN("Capacities"))
+
+
+async def test_default_rate_limits_slow_the_bot_down_but_every_answer_comes(
+    core, synapse_default_limits, bot_on_default_limits
+):
+    server = synapse_default_limits
+    async with (
+        running_bot(core, server, bot_on_default_limits),
+        Person(server, "ana") as ana,
+    ):
+        room = await ana.room_with(server.user_id(bot_on_default_limits[0]))
+        said = [await ana.say(room, f"!capx help {name}") for name in ("find", "need", "offer")]
+        said += [await ana.say(room, "!capx privacy") for _ in range(9)]
+        for event_id in said:
+            await ana.answer_to(event_id, timeout=120)
+    assert len([n for n in ana.notices if n.source["room_id"] == room]) == len(said)
+
+
+@pytest.fixture
+def bot_on_default_limits(synapse_default_limits: Synapse) -> tuple[str, str]:
+    name = f"capxbot{next(_names)}"
+    synapse_default_limits.register(name, "bot-password")
+    return name, "bot-password"
