@@ -38,6 +38,7 @@ i18n: $(BIN)/.installed
 bench: $(BIN)/.installed-test
 	$(BIN)/python bench/matching.py
 	$(BIN)/python -m bench.telegram
+	$(BIN)/python -m bench.matrix
 
 clean:
 	rm -rf $(VENV) var

@@ -112,6 +112,8 @@ class MatrixAdapter:
         self._direct_rooms: dict[str, str] = {}
         self._told_encrypted: set[str] = set()
         self._creators: dict[str, set[str]] = {}
+        self._known_rooms: set[str] = set()
+        self._saving: asyncio.Future[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -126,6 +128,8 @@ class MatrixAdapter:
             since = await self.core.in_database(chats.read_cursor, self._key("next_batch"))
             await self._sync_forever(since)
         finally:
+            if self._saving is not None:
+                await asyncio.shield(self._saving)
             await self.client.close()
 
     def _key(self, what: str) -> str:
@@ -181,8 +185,18 @@ class MatrixAdapter:
             backoff.reset()
             await self._on_sync(response, history=since is None)
             since = response.next_batch
-            await self.core.in_database(chats.write_cursor, self._key("next_batch"), since, _now())
+            await self._save(since)
             first = False
+
+    async def _save(self, next_batch: str) -> None:
+        """Save ``next_batch`` while the next sync is already waiting; the save before it has
+        finished first, and :meth:`run` waits for the last one when the adapter stops."""
+        if self._saving is not None:
+            await self._saving
+        key = self._key("next_batch")
+        self._saving = asyncio.ensure_future(
+            self.core.in_database(chats.write_cursor, key, next_batch, _now())
+        )
 
     # -- events ----------------------------------------------------------------------------
 
@@ -200,8 +214,9 @@ class MatrixAdapter:
                     self._creators[room_id] = _creators(event)
             if history:
                 continue
-            if joined.timeline.limited and not history:
+            if joined.timeline.limited and room_id in self._known_rooms:
                 log.warning("more events in %s than one sync holds; some were skipped", room_id)
+            self._known_rooms.add(room_id)
             for event in joined.timeline.events:
                 try:
                     await self._on_event(room, event)
