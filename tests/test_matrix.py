@@ -12,6 +12,7 @@ import pytest
 from nio import AsyncClient, RoomCreateResponse, RoomMessageNotice, RoomSendResponse, SyncResponse
 from sqlmodel import Session, select
 
+from adapters.base import AdapterStopped
 from adapters.matrix import MatrixAdapter, MatrixSettings
 from core.dispatch import Core
 from core.i18n import Translator
@@ -66,6 +67,14 @@ class Person:
         for guest in guests:
             await guest.until(lambda guest=guest: created.room_id in guest.client.rooms)
         await self.until(lambda: everyone <= self.joined(created.room_id))
+        return created.room_id
+
+    async def room_with_people(self, *guests: Person) -> str:
+        """A new room with ``guests`` only, once they have joined it."""
+        created = await self.client.room_create(invite=[guest.user_id for guest in guests])
+        assert isinstance(created, RoomCreateResponse), created
+        for guest in guests:
+            await guest.until(lambda guest=guest: created.room_id in guest.client.rooms)
         return created.room_id
 
     def joined(self, room_id: str) -> set[str]:
@@ -261,3 +270,114 @@ def bot_on_default_limits(synapse_default_limits: Synapse) -> tuple[str, str]:
     name = f"capxbot{next(_names)}"
     synapse_default_limits.register(name, "bot-password")
     return name, "bot-password"
+
+
+async def test_history_from_before_the_first_start_is_not_answered(core, synapse, bot):
+    async with Person(synapse, "ana") as ana, Person(synapse, "ben") as ben:
+        room = await ana.room_with_people(ben)
+        old = await ana.say(room, "!capx privacy")  # before the bot ever ran
+        await ana.client.room_invite(room, synapse.user_id(bot[0]))
+        async with running_bot(core, synapse, bot):
+            await ana.until(lambda: synapse.user_id(bot[0]) in ana.joined(room))
+            new = await ana.ask(room, "!capx help")
+    assert new.body.startswith(EN("What I can do"))
+    assert ana._reply_to(old) is None
+
+
+async def test_a_numbered_answer_picks_a_choice(core, synapse, bot):
+    async with (
+        running_bot(core, synapse, bot),
+        Person(synapse, "ana") as ana,
+        Person(synapse, "ben") as ben,
+    ):
+        room = await ana.room_with(synapse.user_id(bot[0]), ben)
+        offered = await ana.ask(room, "!capx hlep")
+        picked = await ana.ask(room, "!capx 1")
+    assert "[1] help" in offered.body
+    assert picked.body.startswith(EN("What I can do"))
+
+
+async def test_notices_edits_and_long_messages_get_no_answer_or_a_short_one(core, synapse, bot):
+    async with (
+        running_bot(core, synapse, bot),
+        Person(synapse, "ana") as ana,
+        Person(synapse, "ben") as ben,
+    ):
+        room = await ana.room_with(synapse.user_id(bot[0]), ben)
+        notice = await ana.client.room_send(
+            room, "m.room.message", {"msgtype": "m.notice", "body": "!capx help"}
+        )
+        edit = await ana.client.room_send(
+            room,
+            "m.room.message",
+            {
+                "msgtype": "m.text",
+                "body": "* !capx help",
+                "m.new_content": {"msgtype": "m.text", "body": "!capx help"},
+                "m.relates_to": {"rel_type": "m.replace", "event_id": notice.event_id},
+            },
+        )
+        long = await ana.ask(room, "!capx find " + "x" * 5000)
+        after = await ana.ask(room, "!capx privacy")
+    assert ana._reply_to(notice.event_id) is None and ana._reply_to(edit.event_id) is None
+    assert len(long.body) < 200
+    assert after.body.startswith(EN("Your data and this bot"))
+
+
+async def test_invites_from_other_homeservers_are_declined(core, synapse, bot):
+    name, password = bot
+    settings = MatrixSettings(
+        homeserver=synapse.url,
+        user_id=synapse.user_id(name),
+        password=password,
+        invite_servers=("wikimedia.example",),
+        sync_timeout_ms=500,
+    )
+    task = asyncio.create_task(MatrixAdapter(core, settings).run())
+    try:
+        async with Person(synapse, "ana") as ana:
+            created = await ana.client.room_create(invite=[settings.user_id])
+            assert isinstance(created, RoomCreateResponse)
+
+            def declined() -> bool:
+                room = ana.client.rooms.get(created.room_id)
+                return room is not None and settings.user_id not in room.invited_users
+
+            await ana.until(declined)
+            assert settings.user_id not in ana.joined(created.room_id)
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_a_rejected_password_or_token_stops_only_the_matrix_adapter(core, synapse, bot):
+    name, _ = bot
+    wrong_password = MatrixSettings(
+        homeserver=synapse.url, user_id=synapse.user_id(name), password="not-it"
+    )
+    with pytest.raises(AdapterStopped, match="refused the password login: M_FORBIDDEN"):
+        await MatrixAdapter(core, wrong_password).run()
+    revoked = MatrixSettings(
+        homeserver=synapse.url, user_id=synapse.user_id(name), access_token="syt_revoked"
+    )
+    with pytest.raises(AdapterStopped, match="rejected the access token in CAPX_MATRIX_TOKEN"):
+        await MatrixAdapter(core, revoked).run()
+
+
+async def test_a_restart_is_the_same_device(core, synapse, bot):
+    async with Person(synapse, "ana") as ana:
+        async with running_bot(core, synapse, bot):
+            room = await ana.room_with(synapse.user_id(bot[0]))
+            await ana.ask(room, "!capx privacy")
+        first = _devices(synapse, bot)
+        async with running_bot(core, synapse, bot):
+            await ana.ask(room, "!capx privacy")
+        assert _devices(synapse, bot) == first  # no new device (registering made one)
+
+
+def _devices(server: Synapse, bot: tuple[str, str]) -> set[str]:
+    token, device = server.login(*bot)  # a login of its own, to look: left out, then ended
+    found = server.request("GET", "/_matrix/client/v3/devices", token=token)["devices"]
+    server.request("POST", "/_matrix/client/v3/logout", {}, token=token)
+    return {each["device_id"] for each in found} - {device}

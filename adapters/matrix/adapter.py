@@ -27,6 +27,7 @@ from nio import (
     MegolmEvent,
     RoomCreateEvent,
     RoomCreateResponse,
+    RoomMemberEvent,
     RoomMessageText,
     RoomPreset,
     RoomSendResponse,
@@ -217,7 +218,7 @@ class MatrixAdapter:
             if joined.timeline.limited and room_id in self._known_rooms:
                 log.warning("more events in %s than one sync holds; some were skipped", room_id)
             self._known_rooms.add(room_id)
-            for event in joined.timeline.events:
+            for event in _since_joining(joined.timeline.events, self.settings.user_id):
                 try:
                     await self._on_event(room, event)
                 except Exception:
@@ -345,6 +346,21 @@ class MatrixAdapter:
             await self.core.in_database(
                 chats.mark_unreachable, PLATFORM, room_id, str(response.status_code), _now()
             )
+
+
+def _since_joining(events: list[Any], user_id: str) -> list[Any]:
+    """``events``, without those before the bot's own join when it is among them: the history
+    of a room the bot has just joined is not for it."""
+    for index in range(len(events) - 1, -1, -1):
+        event = events[index]
+        if (
+            isinstance(event, RoomMemberEvent)
+            and event.state_key == user_id
+            and event.membership == "join"
+            and event.prev_membership != "join"
+        ):
+            return events[index + 1 :]
+    return events
 
 
 def _reaches_state_level(room: MatrixRoom, user_id: str) -> bool:
