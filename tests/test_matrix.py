@@ -6,10 +6,18 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from pathlib import Path
 from typing import Any
 
 import pytest
-from nio import AsyncClient, RoomCreateResponse, RoomMessageNotice, RoomSendResponse, SyncResponse
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    RoomCreateResponse,
+    RoomMessageNotice,
+    RoomSendResponse,
+    SyncResponse,
+)
 from sqlmodel import Session, select
 
 from adapters.base import AdapterStopped
@@ -24,16 +32,23 @@ synapse = synapse_server.synapse
 synapse_default_limits = synapse_server.synapse_default_limits
 _names = itertools.count(1)
 EN = Translator("en")
+MEGOLM = {"algorithm": "m.megolm.v1.aes-sha2"}
 
 
 class Person:
     """Someone on the homeserver, with a real nio client, who says things and reads notices."""
 
-    def __init__(self, server: Synapse, name: str) -> None:
+    def __init__(self, server: Synapse, name: str, store: Path | None = None) -> None:
+        """``store``: a folder for encryption keys, to talk in encrypted rooms."""
         self.name = f"{name}{next(_names)}"
         self.password = f"{self.name}-password"
         self.user_id = server.register(self.name, self.password)
-        self.client = AsyncClient(server.url, self.user_id)
+        if store is not None:
+            store.mkdir(parents=True, exist_ok=True)
+        config = AsyncClientConfig(encryption_enabled=store is not None, store_sync_tokens=False)
+        self.client = AsyncClient(
+            server.url, self.user_id, store_path=str(store or ""), config=config
+        )
         self.since: str | None = None
         self.notices: list[RoomMessageNotice] = []
 
@@ -51,6 +66,14 @@ class Person:
         )
         assert isinstance(response, SyncResponse), response
         self.since = response.next_batch
+        if self.client.olm is not None:
+            if self.client.should_upload_keys:
+                await self.client.keys_upload()
+            if self.client.should_query_keys:
+                await self.client.keys_query()
+            if self.client.should_claim_keys:
+                await self.client.keys_claim(self.client.get_users_for_key_claiming())
+            await self.client.send_to_device_messages()
         for room_id, joined in response.rooms.join.items():
             for event in joined.timeline.events:
                 if isinstance(event, RoomMessageNotice):
@@ -59,10 +82,13 @@ class Person:
         for room_id in response.rooms.invite:
             await self.client.join(room_id)
 
-    async def room_with(self, bot_id: str, *guests: Person) -> str:
+    async def room_with(self, bot_id: str, *guests: Person, encrypted: bool = False) -> str:
         """A new room with the bot and ``guests``, once all of them have joined it."""
         everyone = {bot_id, *(guest.user_id for guest in guests)}
-        created = await self.client.room_create(invite=sorted(everyone))
+        encryption = {"type": "m.room.encryption", "state_key": "", "content": MEGOLM}
+        created = await self.client.room_create(
+            invite=sorted(everyone), initial_state=[encryption] if encrypted else []
+        )
         assert isinstance(created, RoomCreateResponse), created
         for guest in guests:
             await guest.until(lambda guest=guest: created.room_id in guest.client.rooms)
@@ -85,7 +111,9 @@ class Person:
         content: dict[str, Any] = {"msgtype": "m.text", "body": body}
         if thread:
             content["m.relates_to"] = {"rel_type": "m.thread", "event_id": thread}
-        sent = await self.client.room_send(room_id, "m.room.message", content)
+        sent = await self.client.room_send(
+            room_id, "m.room.message", content, ignore_unverified_devices=True
+        )
         assert isinstance(sent, RoomSendResponse), sent
         return sent.event_id
 
@@ -115,7 +143,10 @@ class Person:
 
 
 @asynccontextmanager
-async def running_bot(core: Core, server: Synapse, bot: tuple[str, str]) -> AsyncIterator[None]:
+async def running_bot(
+    core: Core, server: Synapse, bot: tuple[str, str], store: Path | None = None
+) -> AsyncIterator[None]:
+    """The bot, running; with encryption when ``store`` (its keys' folder) is given."""
     name, password = bot
     settings = MatrixSettings(
         homeserver=server.url,
@@ -123,6 +154,8 @@ async def running_bot(core: Core, server: Synapse, bot: tuple[str, str]) -> Asyn
         password=password,
         invite_servers=("localhost",),
         sync_timeout_ms=1000,
+        encryption=store is not None,
+        store_path=str(store),
     )
     task = asyncio.create_task(MatrixAdapter(core, settings).run())
     try:
@@ -381,3 +414,31 @@ def _devices(server: Synapse, bot: tuple[str, str]) -> set[str]:
     found = server.request("GET", "/_matrix/client/v3/devices", token=token)["devices"]
     server.request("POST", "/_matrix/client/v3/logout", {}, token=token)
     return {each["device_id"] for each in found} - {device}
+
+
+async def test_in_an_encrypted_room_the_bot_answers_when_encryption_is_on(
+    core, synapse, bot, tmp_path
+):
+    async with (
+        running_bot(core, synapse, bot, store=tmp_path / "bot"),
+        Person(synapse, "ana", store=tmp_path / "ana") as ana,
+        Person(synapse, "ben") as ben,
+    ):
+        room = await ana.room_with(synapse.user_id(bot[0]), ben, encrypted=True)
+        answer = await ana.ask(room, "!capx help", timeout=40)
+    assert answer.decrypted  # it came encrypted, and Ana's client could read it
+    assert answer.body.startswith(EN("What I can do"))
+
+
+async def test_in_an_encrypted_room_the_bot_says_it_cannot_read_when_encryption_is_off(
+    core, synapse, bot, tmp_path
+):
+    async with (
+        running_bot(core, synapse, bot),
+        Person(synapse, "ana", store=tmp_path / "ana") as ana,
+        Person(synapse, "ben") as ben,
+    ):
+        room = await ana.room_with(synapse.user_id(bot[0]), ben, encrypted=True)
+        await ana.say(room, "!capx help")
+        cannot = EN("I cannot read encrypted messages. Talk to me in a room without encryption.")
+        await ana.until(lambda: any(n.body == cannot for n in ana.notices))

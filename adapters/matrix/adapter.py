@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from nio import (
@@ -69,6 +70,10 @@ class MatrixSettings:
     invite_servers: tuple[str, ...] = ()
     """Invites from users of these homeservers are accepted; others are declined."""
     sync_timeout_ms: int = 30_000
+    encryption: bool = False
+    """Read and answer in encrypted rooms (needs ``matrix-nio[e2e]``); the keys are kept under
+    ``store_path``."""
+    store_path: str = "var/matrix-store"
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any], environ: Mapping[str, str]) -> MatrixSettings:
@@ -87,6 +92,8 @@ class MatrixSettings:
             invite_servers=tuple(
                 section.get("invite_homeservers", [user_id.partition(":")[2]] if user_id else [])
             ),
+            encryption=bool(section.get("encryption", False)),
+            store_path=str(section.get("store_path", cls.store_path)),
         )
 
 
@@ -96,16 +103,19 @@ class MatrixAdapter:
     def __init__(self, core: Core, settings: MatrixSettings) -> None:
         self.core = core
         self.settings = settings
+        if settings.encryption:
+            Path(settings.store_path).mkdir(parents=True, exist_ok=True)
         self.client = AsyncClient(
             settings.homeserver,
             settings.user_id,
+            store_path=settings.store_path if settings.encryption else "",
             config=AsyncClientConfig(
                 max_limit_exceeded=None,  # wait out every 429
                 max_timeouts=None,  # and every outage, with nio's growing delay
                 max_timeout_retry_wait_time=30,
                 request_timeout=settings.sync_timeout_ms / 1000 + 30,
                 store_sync_tokens=False,
-                encryption_enabled=False,
+                encryption_enabled=settings.encryption,
             ),
         )
         self._handled: OrderedDict[str, None] = OrderedDict()
@@ -126,6 +136,7 @@ class MatrixAdapter:
             raise AdapterStopped("set homeserver and user_id in [matrix]")
         try:
             await self._log_in()
+            await self._exchange_keys()
             since = await self.core.in_database(chats.read_cursor, self._key("next_batch"))
             await self._sync_forever(since)
         finally:
@@ -144,14 +155,15 @@ class MatrixAdapter:
         login = json.loads(kept) if kept else {}
         token = settings.access_token or login.get("access_token")
         if token:
-            client.restore_login(settings.user_id, login.get("device_id", ""), token)
+            client.access_token = token
             who = await client.whoami()
             if isinstance(who, WhoamiResponse):
-                client.device_id = who.device_id or client.device_id
+                device = who.device_id or login.get("device_id", "")
+                client.restore_login(settings.user_id, device, token)
                 return
             if who.status_code != UNKNOWN_TOKEN:
                 raise AdapterStopped(f"the homeserver refused whoami: {who.status_code}")
-            if settings.access_token or not settings.password:
+            if settings.access_token:
                 raise AdapterStopped(
                     f"the homeserver rejected the access token in {settings.token_env}"
                 )
@@ -184,10 +196,24 @@ class MatrixAdapter:
                 await asyncio.sleep(delay)
                 continue
             backoff.reset()
+            await self._exchange_keys()
             await self._on_sync(response, history=since is None)
             since = response.next_batch
             await self._save(since)
             first = False
+
+    async def _exchange_keys(self) -> None:
+        """With encryption on: publish our keys, learn the others', and send what is queued."""
+        client = self.client
+        if not self.settings.encryption:
+            return
+        if client.should_upload_keys:
+            await client.keys_upload()
+        if client.should_query_keys:
+            await client.keys_query()
+        if client.should_claim_keys:
+            await client.keys_claim(client.get_users_for_key_claiming())
+        await client.send_to_device_messages()
 
     async def _save(self, next_batch: str) -> None:
         """Save ``next_batch`` while the next sync is already waiting; the save before it has
@@ -250,8 +276,11 @@ class MatrixAdapter:
         self._handled[event_id] = None
         while len(self._handled) > REMEMBERED_EVENTS:
             self._handled.popitem(last=False)
-        if isinstance(event, MegolmEvent):
-            await self._cannot_decrypt(room)
+        if isinstance(event, MegolmEvent):  # a message nio could not decrypt
+            if self.settings.encryption:
+                log.info("could not decrypt event %s in %s", event_id, room.room_id)
+            else:
+                await self._cannot_decrypt(room)
             return
         if not isinstance(event, RoomMessageText):
             return  # notices from bots, edits' targets, redactions, other event types
