@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import Engine
@@ -27,16 +27,12 @@ from core.registry import Registry, Where, Who
 from core.services.taxonomy import Taxonomy
 from core.types import Button, Conversation, Incoming, Reply
 from storage.db import unit_of_work
-from storage.models import ChatIdentity, Person, Room
+from storage.models import ChatIdentity, Person, Room, utcnow
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _room(session: Session, conversation: Conversation) -> Room | None:
@@ -51,7 +47,7 @@ class Core:
     """The bot without a platform. Adapters call :meth:`handle` (or :meth:`handle_async`)."""
 
     def __init__(
-        self, engine: Engine, *, registry: Registry | None = None, clock: Clock = _utcnow
+        self, engine: Engine, *, registry: Registry | None = None, clock: Clock = utcnow
     ) -> None:
         self.engine = engine
         self.registry = registry or build_registry()

@@ -166,6 +166,27 @@ async def running_bot(
             await task
 
 
+@asynccontextmanager
+async def group_room(
+    core: Core,
+    server: Synapse,
+    bot: tuple[str, str],
+    *,
+    encrypted: bool = False,
+    bot_store: Path | None = None,
+    ana_store: Path | None = None,
+) -> AsyncIterator[tuple[Person, Person, str]]:
+    """The bot running, and Ana and Ben with it in a new room Ana made (three members: not
+    direct); ``encrypted`` rooms need ``ana_store``."""
+    async with (
+        running_bot(core, server, bot, store=bot_store),
+        Person(server, "ana", store=ana_store) as ana,
+        Person(server, "ben") as ben,
+    ):
+        room = await ana.room_with(server.user_id(bot[0]), ben, encrypted=encrypted)
+        yield ana, ben, room
+
+
 @pytest.fixture
 def bot(synapse: Synapse) -> tuple[str, str]:
     name = f"capxbot{next(_names)}"
@@ -174,12 +195,7 @@ def bot(synapse: Synapse) -> tuple[str, str]:
 
 
 async def test_help_and_find_in_a_room_are_notices_that_reply(core, synapse, bot):
-    async with (
-        running_bot(core, synapse, bot),
-        Person(synapse, "ana") as ana,
-        Person(synapse, "ben") as ben,
-    ):
-        room = await ana.room_with(synapse.user_id(bot[0]), ben)
+    async with group_room(core, synapse, bot) as (ana, _, room):
         asked = await ana.say(room, "!capx help")
         helped = await ana.answer_to(asked)
         found = await ana.ask(room, "!capx find communication")
@@ -202,13 +218,7 @@ async def test_a_command_in_a_thread_is_answered_in_the_thread(core, synapse, bo
 
 
 async def test_a_need_posted_in_a_room_is_answered_by_someone_else(core, synapse, bot):
-    bot_id = synapse.user_id(bot[0])
-    async with (
-        running_bot(core, synapse, bot),
-        Person(synapse, "ana") as ana,
-        Person(synapse, "ben") as ben,
-    ):
-        room = await ana.room_with(bot_id, ben)
+    async with group_room(core, synapse, bot) as (ana, ben, room):
         posted = await ana.ask(room, '!capx need communication "a workshop" for students')
         listed = await ben.ask(room, "!capx needs")
         await ben.say(room, "!capx helpwith 1")
@@ -219,13 +229,7 @@ async def test_a_need_posted_in_a_room_is_answered_by_someone_else(core, synapse
 
 
 async def test_a_room_admin_command_is_refused_to_others(core, synapse, bot):
-    bot_id = synapse.user_id(bot[0])
-    async with (
-        running_bot(core, synapse, bot),
-        Person(synapse, "ana") as ana,
-        Person(synapse, "ben") as ben,
-    ):
-        room = await ana.room_with(bot_id, ben)  # Ana made it: she is its admin
+    async with group_room(core, synapse, bot) as (ana, ben, room):  # Ana made it: she is its admin
         refused = await ben.ask(room, "!capx roomlanguage pt-br")
         done = await ana.ask(room, "!capx roomlanguage pt-br")
     assert EN("Only an admin of this room may use “{command}”.", command="roomlanguage") in (
@@ -235,13 +239,7 @@ async def test_a_room_admin_command_is_refused_to_others(core, synapse, bot):
 
 
 async def test_a_profile_edit_in_a_room_is_answered_in_a_direct_room(core, synapse, bot):
-    bot_id = synapse.user_id(bot[0])
-    async with (
-        running_bot(core, synapse, bot),
-        Person(synapse, "ana") as ana,
-        Person(synapse, "ben") as ben,
-    ):
-        room = await ana.room_with(bot_id, ben)
+    async with group_room(core, synapse, bot) as (ana, _, room):
         notice = await ana.ask(room, "!capx offer communication")
         await ana.until(lambda: any(n.source["room_id"] != room for n in ana.notices))
         direct = next(n for n in ana.notices if n.source["room_id"] != room)
@@ -318,25 +316,17 @@ async def test_history_from_before_the_first_start_is_not_answered(core, synapse
 
 
 async def test_a_numbered_answer_picks_a_choice(core, synapse, bot):
-    async with (
-        running_bot(core, synapse, bot),
-        Person(synapse, "ana") as ana,
-        Person(synapse, "ben") as ben,
-    ):
-        room = await ana.room_with(synapse.user_id(bot[0]), ben)
+    async with group_room(core, synapse, bot) as (ana, _, room):
         offered = await ana.ask(room, "!capx hlep")
         picked = await ana.ask(room, "!capx 1")
     assert "[1] help" in offered.body
     assert picked.body.startswith(EN("What I can do"))
 
 
-async def test_notices_edits_and_long_messages_get_no_answer_or_a_short_one(core, synapse, bot):
-    async with (
-        running_bot(core, synapse, bot),
-        Person(synapse, "ana") as ana,
-        Person(synapse, "ben") as ben,
-    ):
-        room = await ana.room_with(synapse.user_id(bot[0]), ben)
+async def test_notices_edits_odd_events_long_messages_and_broken_html_do_no_harm(
+    core, synapse, bot
+):
+    async with group_room(core, synapse, bot) as (ana, _, room):
         notice = await ana.client.room_send(
             room, "m.room.message", {"msgtype": "m.notice", "body": "!capx help"}
         )
@@ -350,10 +340,21 @@ async def test_notices_edits_and_long_messages_get_no_answer_or_a_short_one(core
                 "m.relates_to": {"rel_type": "m.replace", "event_id": notice.event_id},
             },
         )
+        odd = await ana.client.room_send(room, "org.example.poll", {"body": "!capx help"})
         long = await ana.ask(room, "!capx find " + "x" * 5000)
+        broken_html = {
+            "msgtype": "m.text",
+            "body": "!capx capacities",
+            "format": "org.matrix.custom.html",
+            "formatted_body": "<b><i>!capx help</b",
+        }
+        sent = await ana.client.room_send(room, "m.room.message", broken_html)
+        read_body = await ana.answer_to(sent.event_id)
         after = await ana.ask(room, "!capx privacy")
-    assert ana._reply_to(notice.event_id) is None and ana._reply_to(edit.event_id) is None
+    unanswered = (notice.event_id, edit.event_id, odd.event_id)
+    assert [ana._reply_to(event_id) for event_id in unanswered] == [None, None, None]
     assert len(long.body) < 200
+    assert read_body.body.startswith(EN("Capacities"))  # the plain body, not the HTML
     assert after.body.startswith(EN("Your data and this bot"))
 
 
@@ -384,7 +385,7 @@ async def test_invites_from_other_homeservers_are_declined(core, synapse, bot):
             await task
 
 
-async def test_a_rejected_password_or_token_stops_only_the_matrix_adapter(core, synapse, bot):
+async def test_a_rejected_password_or_token_stops_the_adapter_with_its_reason(core, synapse, bot):
     name, _ = bot
     wrong_password = MatrixSettings(
         homeserver=synapse.url, user_id=synapse.user_id(name), password="not-it"
@@ -419,12 +420,9 @@ def _devices(server: Synapse, bot: tuple[str, str]) -> set[str]:
 async def test_in_an_encrypted_room_the_bot_answers_when_encryption_is_on(
     core, synapse, bot, tmp_path
 ):
-    async with (
-        running_bot(core, synapse, bot, store=tmp_path / "bot"),
-        Person(synapse, "ana", store=tmp_path / "ana") as ana,
-        Person(synapse, "ben") as ben,
-    ):
-        room = await ana.room_with(synapse.user_id(bot[0]), ben, encrypted=True)
+    async with group_room(
+        core, synapse, bot, encrypted=True, bot_store=tmp_path / "bot", ana_store=tmp_path / "ana"
+    ) as (ana, _, room):
         answer = await ana.ask(room, "!capx help", timeout=40)
     assert answer.decrypted  # it came encrypted, and Ana's client could read it
     assert answer.body.startswith(EN("What I can do"))
@@ -433,12 +431,8 @@ async def test_in_an_encrypted_room_the_bot_answers_when_encryption_is_on(
 async def test_in_an_encrypted_room_the_bot_says_it_cannot_read_when_encryption_is_off(
     core, synapse, bot, tmp_path
 ):
-    async with (
-        running_bot(core, synapse, bot),
-        Person(synapse, "ana", store=tmp_path / "ana") as ana,
-        Person(synapse, "ben") as ben,
-    ):
-        room = await ana.room_with(synapse.user_id(bot[0]), ben, encrypted=True)
+    keys = tmp_path / "ana"
+    async with group_room(core, synapse, bot, encrypted=True, ana_store=keys) as (ana, _, room):
         await ana.say(room, "!capx help")
         cannot = EN("I cannot read encrypted messages. Talk to me in a room without encryption.")
         await ana.until(lambda: any(n.body == cannot for n in ana.notices))

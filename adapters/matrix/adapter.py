@@ -15,7 +15,6 @@ import logging
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -176,7 +175,7 @@ class MatrixAdapter:
                 f"the homeserver refused the password login: {response.status_code}"
             )
         kept = json.dumps({"device_id": response.device_id, "access_token": response.access_token})
-        await self.core.in_database(chats.write_cursor, self._key("login"), kept, _now())
+        await self.core.in_database(chats.write_cursor, self._key("login"), kept, self.core.clock())
 
     async def _sync_forever(self, since: str | None) -> None:
         backoff = Backoff(cap=60)
@@ -222,7 +221,7 @@ class MatrixAdapter:
             await self._saving
         key = self._key("next_batch")
         self._saving = asyncio.ensure_future(
-            self.core.in_database(chats.write_cursor, key, next_batch, _now())
+            self.core.in_database(chats.write_cursor, key, next_batch, self.core.clock())
         )
 
     # -- events ----------------------------------------------------------------------------
@@ -373,7 +372,11 @@ class MatrixAdapter:
         if not isinstance(response, RoomSendResponse):
             log.warning("could not send to %s: %s", room_id, response.status_code)
             await self.core.in_database(
-                chats.mark_unreachable, PLATFORM, room_id, str(response.status_code), _now()
+                chats.mark_unreachable,
+                PLATFORM,
+                room_id,
+                str(response.status_code),
+                self.core.clock(),
             )
 
 
@@ -401,7 +404,3 @@ def _creators(event: RoomCreateEvent) -> set[str]:
     """Who created the room: above every power level from room version 12 on."""
     extra = event.source.get("content", {}).get("additional_creators", [])
     return {event.sender, *(each for each in extra if isinstance(each, str))}
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)

@@ -17,7 +17,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from aiohttp import web
@@ -339,7 +338,8 @@ class TelegramAdapter:
         offset = min(self._in_flight, default=self._seen + 1)
         if offset > self._saved:
             self._saved = offset
-            await self.core.in_database(chats.write_cursor, self._cursor_key, str(offset), _now())
+            key, now = self._cursor_key, self.core.clock()
+            await self.core.in_database(chats.write_cursor, key, str(offset), now)
 
     # -- updates ---------------------------------------------------------------------------
 
@@ -629,12 +629,8 @@ class TelegramAdapter:
 
     async def _unreachable(self, chat_id: int, reason: str) -> None:
         record = chats.mark_unreachable
-        if await self.core.in_database(record, PLATFORM, str(chat_id), reason, _now()):
+        if await self.core.in_database(record, PLATFORM, str(chat_id), reason, self.core.clock()):
             log.info("chat %s cannot be reached (%s); recorded", chat_id, reason)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _anonymous_admin(message: Message) -> bool:
