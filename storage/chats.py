@@ -1,14 +1,16 @@
-"""What adapters keep about the platforms' chats: sync cursors, rooms that moved, and chats
-that cannot be reached. Each function works inside the caller's session (one transaction)."""
+"""What adapters keep about the platforms' chats: sync cursors, rooms that moved, chats that
+cannot be reached, rooms known to be private, and answers held for someone the bot may not
+write to yet. Each function works inside the caller's session (one transaction)."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 from sqlalchemy import delete, update
 from sqlmodel import Session, select
 
-from storage.models import Need, Room, SyncState, UnreachableChat
+from storage.models import DirectRoom, HeldReply, Need, Room, SyncState, UnreachableChat
 
 
 def read_cursor(session: Session, key: str) -> str | None:
@@ -70,3 +72,73 @@ def mark_reachable(session: Session, platform: str, chat_id: str) -> None:
             UnreachableChat.platform == platform, UnreachableChat.chat_id == chat_id
         )
     )
+
+
+def add_direct_room(
+    session: Session, platform: str, room_id: str, account_id: str, now: datetime
+) -> None:
+    """Record ``room_id`` as private to the bot and ``account_id`` (a room the bot made for
+    them, or one they made as direct and proved private). Safe to repeat."""
+    known = session.exec(
+        select(DirectRoom).where(DirectRoom.platform == platform, DirectRoom.room_id == room_id)
+    ).first()
+    if known is None:
+        session.add(
+            DirectRoom(platform=platform, room_id=room_id, account_id=account_id, created_at=now)
+        )
+    elif known.account_id != account_id:
+        raise ValueError("a direct room belongs to one account")
+
+
+def direct_room_account(session: Session, platform: str, room_id: str) -> str | None:
+    """The account ``room_id`` was recorded as private to, if any."""
+    known = session.exec(
+        select(DirectRoom).where(DirectRoom.platform == platform, DirectRoom.room_id == room_id)
+    ).first()
+    return known.account_id if known else None
+
+
+def direct_rooms_of(session: Session, platform: str, account_id: str) -> list[str]:
+    """The rooms recorded as private to ``account_id``, oldest first."""
+    query = select(DirectRoom.room_id).where(
+        DirectRoom.platform == platform, DirectRoom.account_id == account_id
+    )
+    return list(session.exec(query.order_by(DirectRoom.id)))
+
+
+def remove_direct_room(session: Session, platform: str, room_id: str) -> None:
+    """Forget that ``room_id`` is private (someone else joined, the person left)."""
+    session.execute(
+        delete(DirectRoom).where(DirectRoom.platform == platform, DirectRoom.room_id == room_id)
+    )
+
+
+def hold_replies(
+    session: Session, platform: str, account_id: str, content: str, expires_at: datetime
+) -> str:
+    """Keep ``content`` (replies as JSON) for ``account_id`` until ``expires_at``; the random
+    token that takes them back (a deep link's payload)."""
+    token = secrets.token_urlsafe(12)
+    session.add(
+        HeldReply(
+            token=token,
+            platform=platform,
+            account_id=account_id,
+            content=content,
+            expires_at=expires_at,
+        )
+    )
+    return token
+
+
+def take_held(
+    session: Session, platform: str, account_id: str, token: str, now: datetime
+) -> str | None:
+    """The content held under ``token``, if it is for ``account_id`` and has not expired;
+    taken once. Expired holds are dropped on the way."""
+    session.execute(delete(HeldReply).where(HeldReply.expires_at <= now))
+    held = session.get(HeldReply, token[:32]) if token else None
+    if held is None or (held.platform, held.account_id) != (platform, account_id):
+        return None
+    session.delete(held)
+    return held.content

@@ -26,13 +26,14 @@ def normalize_url(url_or_path: str) -> str:
 
 
 def make_engine(url_or_path: str) -> Engine:
-    """An engine for the URL; a SQLite file's directory is created when missing."""
+    """An engine for the URL; a SQLite file's directory is created when missing. Errors
+    never show a statement's parameters (they hold what people typed)."""
     url = make_url(normalize_url(url_or_path))
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False})
+    engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)
     event.listen(engine, "connect", _tune_sqlite)
     return engine
 

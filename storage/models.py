@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 
@@ -71,8 +71,10 @@ class ChatIdentity(SQLModel, table=True):
     platform: str = Field(max_length=16)
     account_id: str = Field(max_length=255)
     person_id: int = Field(foreign_key="person.id", index=True)
-    handle: str = Field(max_length=255)
-    """The public name others use to reach this account on its platform."""
+    handle: str | None = Field(default=None, max_length=255)
+    """The public name others use to reach this account on its platform, only when the
+    platform says it is the account's own (a Telegram username, a Matrix user id); never a
+    display name, which anyone can choose."""
 
 
 class Capacity(SQLModel, table=True):
@@ -188,6 +190,10 @@ class Room(SQLModel, table=True):
     room_id: str = Field(max_length=255)
     locale: str | None = Field(default=None, max_length=16)
     timezone: str | None = Field(default=None, max_length=64)
+    title: str | None = Field(default=None, max_length=255)
+    """The room's name as the platform last told it, to say where a need was posted."""
+    needs_public: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    """Whether the room's needs are also listed in private chats (``roomneeds public``)."""
 
 
 class SyncState(SQLModel, table=True):
@@ -212,3 +218,50 @@ class UnreachableChat(SQLModel, table=True):
     chat_id: str = Field(max_length=255)
     reason: str = Field(max_length=64)
     since: datetime = Field(default_factory=utcnow)
+
+
+class StoredButton(SQLModel, table=True):
+    """A button whose command runs only for its owner, or whose command line is too long
+    for the platform's button: the platform carries only ``token``."""
+
+    __tablename__ = "button"
+    __table_args__ = (Index("ix_button_owner", "owner_platform", "owner_account"),)
+
+    token: str = Field(primary_key=True, max_length=32)
+    owner_platform: str | None = Field(default=None, max_length=16)
+    owner_account: str | None = Field(default=None, max_length=255)
+    """The account the button was shown to; None when anyone may press it."""
+    command: str = Field(sa_column=Column(Text, nullable=False))
+    """The command line the press runs, as its owner."""
+    confirms: bool = Field(default=False)
+    """A one-time confirmation of a destructive command (``forget``)."""
+    expires_at: datetime = Field(index=True)
+
+
+class DirectRoom(SQLModel, table=True):
+    """A room known to be private to the bot and one account (a Matrix direct room), the only
+    kind of room a private answer may go to."""
+
+    __tablename__ = "direct_room"
+    __table_args__ = (UniqueConstraint("platform", "room_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    room_id: str = Field(max_length=255)
+    account_id: str = Field(max_length=255, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class HeldReply(SQLModel, table=True):
+    """Answers held for an account the bot may not write to yet, delivered when the account
+    opens a chat with the bot (a Telegram deep link carries ``token``)."""
+
+    __tablename__ = "held_reply"
+    __table_args__ = (Index("ix_held_reply_account", "platform", "account_id"),)
+
+    token: str = Field(primary_key=True, max_length=32)
+    platform: str = Field(max_length=16)
+    account_id: str = Field(max_length=255)
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    """The replies, as JSON (see :func:`core.types.replies_to_json`)."""
+    expires_at: datetime = Field(index=True)
