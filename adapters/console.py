@@ -58,12 +58,21 @@ class ConsoleChat:
     def say(self, line: str) -> list[Reply]:
         """Send one line; print and return the replies. A bare number picks a choice."""
         line = line.strip()
+        pressed = None
         if line.isdigit() and 1 <= int(line) <= len(self.choices):
-            line = self.choices[int(line) - 1].command
+            chosen = self.choices[int(line) - 1]
+            line, pressed = chosen.command, chosen.token
         command, arguments = split_command_line(line)
         self._count += 1
         replies = self.core.handle(
-            Incoming(self.actor, self.conversation, command, arguments, event_id=str(self._count))
+            Incoming(
+                self.actor,
+                self.conversation,
+                command,
+                arguments,
+                event_id=str(self._count),
+                pressed=pressed,
+            )
         )
         for reply in replies:
             self._print(reply)

@@ -69,9 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-QUIET_LIBRARIES = {"httpx": logging.WARNING, "httpcore": logging.WARNING, "telegram": logging.INFO}
-"""Loggers that would print tokens (in request URLs) or message contents (in request data)
-below the given level; they never go below it."""
+QUIET_LIBRARIES = {
+    "httpx": logging.WARNING,
+    "httpcore": logging.WARNING,
+    "telegram": logging.INFO,
+    "nio": logging.WARNING,
+    "aiohttp": logging.WARNING,
+}
+"""Loggers that would print tokens (in request URLs, in login responses) or message contents
+(in request data, in sync responses) below the given level; they never go below it."""
 
 
 def configure_logging(level: str) -> None:

@@ -36,6 +36,9 @@ NATIVE = N_("native")
 ON = (N_("on"), N_("yes"))
 OFF = (N_("off"), N_("no"))
 MAX_CHOICES = 5
+MAX_ITEMS = 25
+"""Most items in one list (capacities, languages): more is not typed by hand."""
+MAX_LANGUAGE_NAME = 64
 DEFAULT_LEVEL = "3"
 
 
@@ -85,6 +88,7 @@ def _resolve(ctx: Context, command: Command, param: Param, source: str, tokens: 
             return resolve_capacity(ctx, text, retry_with)
         case Kind.CAPACITIES:
             codes = []
+            _check_count(ctx, split_list(text))
             for item in split_list(text):
                 rest = ", ".join(i for i in split_list(text) if i != item)
                 codes.append(
@@ -106,7 +110,7 @@ def _resolve(ctx: Context, command: Command, param: Param, source: str, tokens: 
         case Kind.NUMBER:
             digits = text.lstrip("#")
             if not (digits.isascii() and digits.isdigit()) or len(digits) > 12:
-                ctx.fail(ctx.t("“{text}” is not a number.", text=ctx.t.isolate(text)))
+                ctx.fail(ctx.t("“{text}” is not a number.", text=ctx.t.user_text(text)))
             return int(digits)
         case Kind.SWITCH:
             if is_word(ctx, text, *ON):
@@ -116,6 +120,17 @@ def _resolve(ctx: Context, command: Command, param: Param, source: str, tokens: 
             ctx.fail(ctx.t("Say “on” or “off”."))
         case _:
             return text
+
+
+def _check_count(ctx: Context, items: list[Any]) -> None:
+    if len(items) > MAX_ITEMS:
+        ctx.fail(
+            ctx.t.plural(
+                "That is too many at once: I take at most {n} item.",
+                "That is too many at once: I take at most {n} items.",
+                MAX_ITEMS,
+            )
+        )
 
 
 def resolve_capacity(ctx: Context, text: str, retry_with: Callable[[str], str]) -> int:
@@ -132,13 +147,13 @@ def resolve_capacity(ctx: Context, text: str, retry_with: Callable[[str], str]) 
     ]
     if buttons:
         ctx.fail(
-            ctx.t("Which capacity do you mean by “{text}”?", text=ctx.t.isolate(text)),
+            ctx.t("Which capacity do you mean by “{text}”?", text=ctx.t.user_text(text)),
             buttons=buttons,
         )
     ctx.fail(
         ctx.t(
             "I know no capacity called “{text}”. Say “capacities” to browse them.",
-            text=ctx.t.isolate(text),
+            text=ctx.t.user_text(text),
         )
     )
 
@@ -164,10 +179,12 @@ def resolve_language(ctx: Context, text: str) -> str:
     wanted = normalize(cleaned)
     if wanted in names:
         return names[wanted]
-    close = difflib.get_close_matches(wanted, list(names), n=1, cutoff=0.8)
+    close = len(wanted) <= MAX_LANGUAGE_NAME and difflib.get_close_matches(
+        wanted, list(names), n=1, cutoff=0.8
+    )
     if close:
         return names[close[0]]
-    ctx.fail(ctx.t("I do not know the language “{text}”.", text=ctx.t.isolate(text)))
+    ctx.fail(ctx.t("I do not know the language “{text}”.", text=ctx.t.user_text(text)))
 
 
 def parse_language_levels(ctx: Context, text: str) -> list[tuple[str, str]]:
@@ -182,6 +199,7 @@ def parse_language_levels(ctx: Context, text: str) -> list[tuple[str, str]]:
                 items[-1].append(token.text)
             else:
                 items.append([token.text])
+    _check_count(ctx, items)
     result: dict[str, str] = {}
     for words in filter(None, items):
         level = _level(ctx, words[-1]) if len(words) > 1 else None
@@ -214,7 +232,7 @@ def resolve_territory(ctx: Context, text: str) -> Territory:
     close = difflib.get_close_matches(wanted, list(names), n=MAX_CHOICES, cutoff=0.75)
     if len(close) == 1:
         return names[close[0]]
-    ctx.fail(ctx.t("I do not know the territory “{text}”.", text=ctx.t.isolate(text)))
+    ctx.fail(ctx.t("I do not know the territory “{text}”.", text=ctx.t.user_text(text)))
 
 
 def resolve_organization(ctx: Context, text: str) -> Organization:
@@ -229,7 +247,7 @@ def resolve_organization(ctx: Context, text: str) -> Organization:
         return partial[0]
     if partial:
         ctx.fail(
-            ctx.t("Several affiliates match “{text}”:", text=ctx.t.isolate(text)),
+            ctx.t("Several affiliates match “{text}”:", text=ctx.t.user_text(text)),
             buttons=[Button(o.name, f"affiliation {o.acronym}") for o in partial[:MAX_CHOICES]],
         )
-    ctx.fail(ctx.t("I do not know the affiliate “{text}”.", text=ctx.t.isolate(text)))
+    ctx.fail(ctx.t("I do not know the affiliate “{text}”.", text=ctx.t.user_text(text)))

@@ -9,6 +9,7 @@ from typing import NoReturn
 from sqlmodel import Session, select
 
 from core.i18n import Translator
+from core.limits import Limits
 from core.registry import Command, Registry, Where
 from core.services.taxonomy import Taxonomy
 from core.types import Button, Incoming, Item, Link, Reply
@@ -36,7 +37,10 @@ class Context:
     now: datetime
     person: Person | None
     """The speaker's person, when they have one; see :meth:`me`."""
+    limits: Limits = field(default_factory=Limits)
     private: bool = field(init=False)
+    confirmed: bool = False
+    """The command runs from a press of its one-time confirmation button, by its owner."""
 
     def __post_init__(self) -> None:
         self.private = self.command.where is Where.PRIVATE
@@ -45,10 +49,18 @@ class Context:
     def locale(self) -> str:
         return self.t.locale
 
+    def as_yourself(self) -> str:
+        return self.t(
+            "Send this as yourself: I cannot tell which person an anonymous admin or a channel is."
+        )
+
     def me(self) -> Person:
-        """The speaker's person, created (with their chat identity) on first need."""
+        """The speaker's person, created (with their chat identity) on first need; a
+        :class:`UserError` for an actor who is not a person."""
+        actor = self.incoming.actor
+        if actor.is_anonymous:
+            self.fail(self.as_yourself())
         if self.person is None:
-            actor = self.incoming.actor
             self.person = Person(
                 display_name=actor.display_name[:255] or actor.account_id[:255],
                 last_active_at=self.now,
@@ -61,7 +73,7 @@ class Context:
                     platform=actor.platform,
                     account_id=actor.account_id,
                     person_id=self.person.id,
-                    handle=(actor.handle or actor.display_name or actor.account_id)[:255],
+                    handle=actor.handle[:255] if actor.handle else None,
                 )
             )
             self.session.flush()

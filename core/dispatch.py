@@ -1,20 +1,27 @@
 """The core's single entry: an :class:`Incoming` command in, the replies out.
 
 Each command runs in one transaction: either everything it writes is kept, or (on a user
-error or a crash) nothing is. A crash is logged with the command's name only, never the
-message text, and the person gets a short translated apology, never a stack trace.
+error or a crash) nothing is; a transaction that lost a race with another process (two
+first commands of one new person at once) runs once more. A crash is logged with the
+command's name and the error's type and place only, never the message text, and the person
+gets a short translated apology, never a stack trace. What comes in is cleaned first
+(control characters and bidirectional overrides removed), and each account's commands are
+rate-limited.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, select
 
 from core import arguments
@@ -22,10 +29,13 @@ from core.commands import build_registry
 from core.commands.general import welcome
 from core.context import Context, UserError
 from core.i18n import Translator, negotiate
-from core.parsing import MAX_INPUT, UsageError
-from core.registry import Registry, Where, Who
+from core.limits import Limits, RateLimiter, Verdict
+from core.logs import describe
+from core.parsing import MAX_INPUT, UsageError, clean, split_command_line
+from core.registry import Command, Registry, Where, Who
+from core.services import buttons
 from core.services.taxonomy import Taxonomy
-from core.types import Button, Conversation, Incoming, Reply
+from core.types import Actor, Button, Conversation, Incoming, Reply
 from storage.db import unit_of_work
 from storage.models import ChatIdentity, Person, Room, utcnow
 
@@ -47,13 +57,22 @@ class Core:
     """The bot without a platform. Adapters call :meth:`handle` (or :meth:`handle_async`)."""
 
     def __init__(
-        self, engine: Engine, *, registry: Registry | None = None, clock: Clock = utcnow
+        self,
+        engine: Engine,
+        *,
+        registry: Registry | None = None,
+        clock: Clock = utcnow,
+        limits: Limits | None = None,
+        limiter_clock: Callable[[], float] | None = None,
     ) -> None:
         self.engine = engine
         self.registry = registry or build_registry()
         self.clock = clock
+        self.limits = limits or Limits()
+        self._limiter = RateLimiter(self.limits, limiter_clock or time.monotonic)
         self._taxonomy: Taxonomy | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._handled = 0
 
     @property
     def taxonomy(self) -> Taxonomy:
@@ -91,9 +110,10 @@ class Core:
         one, else in ``locale_hint``'s."""
 
         def greeting() -> Reply:
-            with Session(self.engine) as session:
+            with unit_of_work(self.engine) as session:
                 room = _room(session, conversation)
-            return welcome(Translator(negotiate([room and room.locale, locale_hint])))
+                reply = welcome(Translator(negotiate([room and room.locale, locale_hint])))
+                return buttons.bind(session, self.registry, reply, None, self.clock())
 
         return await self._on_database_thread(greeting)
 
@@ -104,52 +124,87 @@ class Core:
 
     def handle(self, incoming: Incoming) -> list[Reply]:
         """The replies to one command. Never raises for anything a user can type."""
+        incoming = _cleaned(incoming)
         fallback = Translator(negotiate([incoming.actor.locale_hint]))
-        try:
-            with unit_of_work(self.engine) as session:
-                return self._handle(session, incoming)
-        except UserError as error:
-            return [error.reply]
-        except Exception:
-            log.exception("command %r failed", incoming.command[:32])
+        verdict = self._limiter.check((incoming.actor.platform, incoming.actor.account_id))
+        if verdict is Verdict.IGNORE:
+            return []
+        if verdict is Verdict.SLOW_DOWN:
+            message = fallback("You are sending commands too fast. Please wait a minute.")
+            return [Reply(paragraphs=(message,), locale=fallback.locale, is_error=True)]
+        for attempt in (1, 2):
+            try:
+                with unit_of_work(self.engine) as session:
+                    return self._handle(session, incoming)
+            except UserError as error:
+                return [error.reply]
+            except (IntegrityError, OperationalError) as error:
+                if attempt == 1:
+                    log.info(
+                        "command %r lost a race (%s); running it again",
+                        _name(incoming),
+                        describe(error),
+                    )
+                    continue
+                failure = error
+            except Exception as error:
+                failure = error
+            log.error("command %r failed: %s", _name(incoming), describe(failure))
             message = fallback("Sorry, something went wrong. Please try again later.")
             return [Reply(paragraphs=(message,), locale=fallback.locale, is_error=True)]
+        raise AssertionError("unreachable")
 
     def _handle(self, session: Session, incoming: Incoming) -> list[Reply]:
-        person = session.exec(
-            select(Person)
-            .join(ChatIdentity)
-            .where(
-                ChatIdentity.platform == incoming.actor.platform,
-                ChatIdentity.account_id == incoming.actor.account_id,
-            )
-        ).first()
+        actor = incoming.actor
+        person = None if actor.is_anonymous else _refreshed_person(session, actor)
         room = _room(session, incoming.conversation)
+        if (
+            room is not None
+            and incoming.conversation.title
+            and room.title != incoming.conversation.title
+        ):
+            room.title = incoming.conversation.title[:255]
         locale = negotiate(
-            [person.locale if person else None, incoming.actor.locale_hint, room and room.locale]
+            [person.locale if person else None, actor.locale_hint, room and room.locale]
         )
         t = Translator(locale)
         now = self.clock()
         if person is not None:
             person.last_active_at = now
 
-        if len(incoming.command) + len(incoming.arguments) > MAX_INPUT:
+        confirmed = False
+        if incoming.pressed is not None:
+            line, confirmed = self._pressed(session, t, incoming, now)
+            command_name, arguments_text = split_command_line(line)
+        else:
+            command_name, arguments_text = incoming.command, incoming.arguments
+        if len(command_name) + len(arguments_text) > MAX_INPUT:
             message = t.plural(
                 "That is too long: I read at most {n} character.",
                 "That is too long: I read at most {n} characters.",
                 MAX_INPUT,
             )
             return [Reply(paragraphs=(message,), locale=locale, is_error=True)]
-        command = self.registry.get(incoming.command)
+        command = self.registry.get(command_name)
         if command is None:
-            return [self._unknown(t, incoming.command, incoming.arguments)]
-        ctx = Context(incoming, command, session, self.taxonomy, self.registry, t, now, person)
+            if command_name.isdigit():
+                message = t("That choice is no longer there. Please send the command again.")
+                return [Reply(paragraphs=(message,), locale=locale, is_error=True)]
+            return [
+                self._bound(session, self._unknown(t, command_name, arguments_text), actor, now)
+            ]
+        ctx = Context(
+            incoming, command, session, self.taxonomy, self.registry, t, now, person, self.limits
+        )
+        ctx.confirmed = confirmed
         if command.where is Where.GROUP and incoming.conversation.is_direct:
             ctx.fail(t("“{command}” works in group rooms only.", command=command.name))
-        if command.who is Who.ROOM_ADMIN and not incoming.actor.is_room_admin:
+        if command.who is Who.ROOM_ADMIN and not actor.is_room_admin:
             ctx.fail(t("Only an admin of this room may use “{command}”.", command=command.name))
+        if actor.is_anonymous and not _anonymous_may_run(command):
+            ctx.fail(ctx.as_yourself())
         try:
-            values = arguments.parse(ctx, command, incoming.arguments)
+            values = arguments.parse(ctx, command, arguments_text)
         except UsageError:
             ctx.fail(t("Usage: {usage}", usage=command.usage(t)))
         replies = command.handler(ctx, values)
@@ -162,15 +217,105 @@ class Core:
                     private_notice=True,
                 )
             )
-        return replies
+        return [self._bound(session, reply, actor, now) for reply in replies]
+
+    def _pressed(
+        self, session: Session, t: Translator, incoming: Incoming, now: datetime
+    ) -> tuple[str, bool]:
+        """The command line a pressed button stands for, and whether it confirms; a
+        :class:`UserError` when it expired or is someone else's."""
+        actor = incoming.actor
+        stored = buttons.find(session, incoming.pressed or "", now)
+        if stored is None or (stored.confirms and not buttons.use_up(session, stored)):
+            _refuse(t, t("This button has expired. Please send the command again."))
+        if not buttons.owned_by(stored, (actor.platform, actor.account_id)):
+            _refuse(t, t("This button is not yours: send the command yourself."))
+        return stored.command, stored.confirms
+
+    def _bound(self, session: Session, reply: Reply, actor: Actor, now: datetime) -> Reply:
+        """``reply`` with its buttons bound to the person it is for (see :mod:`buttons`)."""
+        self._handled += 1
+        if self._handled % 500 == 0:
+            buttons.remove_expired(session, now)
+        recipient = reply.recipient
+        owner = (
+            (recipient.platform, recipient.account_id)
+            if recipient
+            else (actor.platform, actor.account_id)
+        )
+        return buttons.bind(session, self.registry, reply, owner, now)
 
     def _unknown(self, t: Translator, name: str, arguments: str) -> Reply:
-        """“Did you mean”, with buttons that run the suggested commands on the same arguments."""
+        """“Did you mean”, with buttons that run the suggested commands; the arguments are
+        carried only into look-ups, never into a command that writes."""
         suggestions = self.registry.suggest(name)
-        text = t("I do not know the command “{name}”.", name=t.isolate(name[:64]))
+        text = t("I do not know the command “{name}”.", name=t.user_text(name[:64]))
         if suggestions:
             text += " " + t("Did you mean: {names}?", names=t.list(suggestions))
         else:
             text += " " + t("Say “help” to see what I can do.")
-        buttons = tuple(Button(s, f"{s} {arguments}".strip()) for s in suggestions)
-        return Reply(paragraphs=(text,), buttons=buttons, locale=t.locale, is_error=True)
+        choices = []
+        for suggestion in suggestions:
+            command = self.registry.get(suggestion)
+            line = (
+                f"{suggestion} {arguments}".strip() if command and command.read_only else suggestion
+            )
+            choices.append(Button(suggestion, line))
+        return Reply(paragraphs=(text,), buttons=tuple(choices), locale=t.locale, is_error=True)
+
+
+def _refuse(t: Translator, message: str) -> NoReturn:
+    raise UserError(Reply(paragraphs=(message,), locale=t.locale, is_error=True, ephemeral=True))
+
+
+def _anonymous_may_run(command: Command) -> bool:
+    """What an actor who is not a person may do: look things up, and run a room's admin
+    commands (an anonymous admin is an admin of the room)."""
+    return command.read_only or command.who is Who.ROOM_ADMIN
+
+
+def _refreshed_person(session: Session, actor: Actor) -> Person | None:
+    """The person behind ``actor``'s account, their handle and chat name brought up to date
+    with what the platform says now."""
+    found = session.exec(
+        select(Person, ChatIdentity)
+        .join(ChatIdentity)
+        .where(
+            ChatIdentity.platform == actor.platform,
+            ChatIdentity.account_id == actor.account_id,
+        )
+    ).first()
+    if found is None:
+        return None
+    person, identity = found
+    handle = actor.handle[:255] if actor.handle else None
+    if identity.handle != handle:
+        identity.handle = handle
+    name = actor.display_name[:255]
+    if name and person.source == "chat" and person.display_name != name:
+        person.display_name = name
+    return person
+
+
+def _cleaned(incoming: Incoming) -> Incoming:
+    """``incoming`` with every text a person chose cleaned (see :func:`core.parsing.clean`)."""
+    actor = incoming.actor
+    return replace(
+        incoming,
+        actor=replace(
+            actor,
+            display_name=clean(actor.display_name),
+            handle=clean(actor.handle) if actor.handle else actor.handle,
+        ),
+        conversation=replace(
+            incoming.conversation,
+            title=clean(incoming.conversation.title) if incoming.conversation.title else None,
+        ),
+        command=clean(incoming.command),
+        arguments=clean(incoming.arguments),
+    )
+
+
+def _name(incoming: Incoming) -> str:
+    """The command's name for a log line: a short word, or ``press`` for a button."""
+    return "press" if incoming.pressed is not None else incoming.command[:32]

@@ -131,6 +131,11 @@ class Translator:
             return f"{FIRST_STRONG_ISOLATE}{text}{POP_DIRECTIONAL_ISOLATE}"
         return text
 
+    def user_text(self, text: str) -> str:
+        """Text a person wrote (a name, what they typed) for use inside a sentence, always
+        wrapped in Unicode isolates, so that its direction never reorders the sentence."""
+        return f"{FIRST_STRONG_ISOLATE}{text}{POP_DIRECTIONAL_ISOLATE}"
+
     def __call__(self, message: str, /, **values: object) -> str:
         """``message`` translated, with ``{name}`` placeholders filled from ``values``."""
         text = self._catalog.gettext(message)

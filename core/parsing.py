@@ -20,6 +20,26 @@ _QUOTES = {'"': '"', "“": "”", "«": "»", "„": "“", "「": "」", "‘"
 LIST_SEPARATORS = re.compile(r"[,;،、]")
 
 
+_UNSAFE = {
+    code: None
+    for code in (
+        *range(0x00, 0x20),
+        *range(0x7F, 0xA0),
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+    )
+    if chr(code) not in "\n\t"
+}
+"""Control characters (but newline and tab), bidirectional embeddings, overrides and
+isolates: nothing a person means to say, and each can garble what others read (terminal
+escapes, reversed text) or break a database (PostgreSQL refuses NUL)."""
+
+
+def clean(text: str) -> str:
+    """``text`` without the characters of :data:`_UNSAFE`."""
+    return text.translate(_UNSAFE)
+
+
 class UsageError(Exception):
     """The arguments do not fit the command; the caller shows its usage."""
 

@@ -76,6 +76,10 @@ class Command:
     where: Where = Where.ANYWHERE
     who: Who = Who.ANYONE
     examples: tuple[str, ...] = ()
+    read_only: bool = False
+    """It only looks up what anyone may see, and changes nothing: its buttons work for
+    whoever presses them. Every other command's buttons work only for the person they were
+    shown to."""
 
     def usage(self, t: Translator) -> str:
         """``name <required> [optional] [keyword <value>]`` with translated labels."""

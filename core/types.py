@@ -9,8 +9,11 @@ none.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import base64
+import json
+from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,9 @@ class Actor:
     locale_hint: str | None = None
     """The language the platform reports for this account, if any."""
     is_room_admin: bool = False
+    is_anonymous: bool = False
+    """Not a person: a group's anonymous admin, a channel, an automatic forward. Such an actor
+    may look things up but never acts as, or for, a person."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,9 @@ class Incoming:
     arguments: str = ""
     event_id: str | None = None
     timestamp: datetime | None = None
+    pressed: str | None = None
+    """The token of the button the actor pressed (see :class:`Button`); ``command`` and
+    ``arguments`` are then empty, and the core runs what the button stands for."""
 
 
 @dataclass(frozen=True)
@@ -63,10 +72,20 @@ class Link:
 
 @dataclass(frozen=True)
 class Button:
-    """A choice. Choosing it runs ``command`` as if its chooser had typed it."""
+    """A choice. Handlers make it with the ``command`` line it runs; the core hands adapters
+    either that line (a look-up anyone may run, short enough for any platform: run it as if
+    its presser had typed it) or, instead, a ``token`` for :attr:`Incoming.pressed` (a button
+    that works only for the person it was shown to, or a line too long to carry)."""
 
     label: str
-    command: str
+    command: str = ""
+    token: str | None = None
+    confirms: bool = False
+    """A one-time confirmation of a destructive command: only a press of this button, by
+    its owner, within minutes, runs ``command`` confirmed; no typed line can."""
+    for_anyone: bool = False
+    """Offered to everyone who sees it ("I can help" under a need): it runs as its presser
+    whoever that is, so its line is the bot's own and never carries a person's words."""
 
 
 @dataclass(frozen=True)
@@ -117,3 +136,45 @@ class Reply:
     private_notice: bool = False
     """This reply only tells a group that the answers went to a private chat. An adapter may
     add a way to get there (a deep link), or drop it where private answers show in place."""
+    ephemeral: bool = False
+    """A short answer to a button press meant for the presser alone (a toast, an ephemeral
+    message) where the platform has such a thing; elsewhere an ordinary reply."""
+
+
+def replies_to_json(replies: list[Reply]) -> str:
+    """``replies`` as JSON text, for keeping them in the database."""
+
+    def encode(value: Any) -> Any:
+        if isinstance(value, bytes):
+            return {"base64": base64.b64encode(value).decode("ascii")}
+        raise TypeError(f"cannot store {type(value).__name__} in a reply")
+
+    return json.dumps([asdict(reply) for reply in replies], default=encode, ensure_ascii=False)
+
+
+def replies_from_json(text: str) -> list[Reply]:
+    """The replies :func:`replies_to_json` stored."""
+    replies = []
+    for data in json.loads(text):
+        attachment = data.pop("attachment")
+        recipient = data.pop("recipient")
+        replies.append(
+            Reply(
+                **{key: value for key, value in data.items() if key not in _NESTED},
+                items=tuple(Item(**item) for item in data["items"]),
+                links=tuple(Link(**link) for link in data["links"]),
+                buttons=tuple(Button(**button) for button in data["buttons"]),
+                paragraphs=tuple(data["paragraphs"]),
+                attachment=attachment
+                and Attachment(
+                    attachment["filename"],
+                    attachment["media_type"],
+                    base64.b64decode(attachment["data"]["base64"]),
+                ),
+                recipient=recipient and Recipient(**recipient),
+            )
+        )
+    return replies
+
+
+_NESTED = {"items", "links", "buttons", "paragraphs"}

@@ -5,15 +5,33 @@ This goes through :class:`core.dispatch.Core`, the same entry every adapter uses
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import count
 
 from adapters.render import render_plain
+from sqlmodel import Session
+
 from core.dispatch import Core
 from core.parsing import split_command_line
-from core.types import Actor, Conversation, Incoming, Reply
+from core.types import Actor, Button, Conversation, Incoming, Reply
+from storage.models import StoredButton
 
 _events = count(1)
+
+
+def isolated(text: str) -> str:
+    """``text`` as the bot quotes what a person wrote: inside Unicode isolates."""
+    return f"\u2068{text}\u2069"
+
+
+def line_of(core: Core, button: Button) -> str:
+    """The command line ``button`` runs, whether it carries it or the core keeps it."""
+    if button.token is None:
+        return button.command
+    with Session(core.engine) as session:
+        stored = session.get(StoredButton, button.token)
+        assert stored is not None, "a token button the core does not keep"
+        return stored.command
 
 
 @dataclass
@@ -62,11 +80,23 @@ class Chat:
         return "\n\n".join(render_plain(reply) for reply in self.say(line))
 
     def press(self, label: str) -> list[Reply]:
-        """Choose the button labelled ``label`` in the last replies."""
+        """Choose the button labelled ``label`` in the last replies, as an adapter would."""
+        return self.press_button(self.button(label))
+
+    def button(self, label: str) -> Button:
+        """The button labelled ``label`` in the last replies."""
         for reply in self.replies:
             for button in reply.buttons:
                 if button.label == label:
-                    return self.say(button.command)
+                    return button
         raise AssertionError(
             f"no button {label!r} in {[b.label for r in self.replies for b in r.buttons]}"
         )
+
+    def press_button(self, button: Button) -> list[Reply]:
+        """Press ``button`` (perhaps one shown to someone else): its line, or its token."""
+        if button.token is None:
+            return self.say(button.command)
+        incoming = replace(self.incoming(""), command="", arguments="", pressed=button.token)
+        self.replies = self.core.handle(incoming)
+        return self.replies

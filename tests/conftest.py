@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import Engine
 
 from core.dispatch import Core
+from core.limits import Limits
 from storage import migrate
 from storage.db import make_engine, scratch_database, unit_of_work
 from storage.demo import seed_demo
@@ -60,6 +61,8 @@ def pytest_generate_tests(metafunc) -> None:
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 """The fixed time conversation tests run at."""
+UNLIMITED = Limits(commands_burst=1_000_000, needs_per_room_per_hour=1_000_000)
+"""Limits no test meets, but the tests of the limits themselves."""
 
 
 def _seeded_file(directory: Path, *, demo: bool) -> Path:
@@ -92,7 +95,7 @@ def _core_on_copy(template: Path, directory: Path) -> Iterator[Core]:
     path = directory / "capx.db"
     shutil.copyfile(template, path)
     engine = make_engine(str(path))
-    core = Core(engine, clock=lambda: NOW)
+    core = Core(engine, clock=lambda: NOW, limits=UNLIMITED)
     yield core
     core.close()
     engine.dispose()
@@ -116,7 +119,7 @@ def core_on_every_backend(request, reference_db, tmp_path) -> Iterator[Core]:
         migrate.upgrade(engine)
         with unit_of_work(engine) as session:
             seed_reference(session)
-        core = Core(engine, clock=lambda: NOW)
+        core = Core(engine, clock=lambda: NOW, limits=UNLIMITED)
         yield core
         core.close()
         engine.dispose()

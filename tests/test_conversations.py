@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 
 from core.i18n import Translator
 from storage.models import ChatIdentity, Need, Person, PersonCapacity
-from tests.chat import Chat
+from tests.chat import Chat, isolated, line_of
 
 FINANCE, BUDGETING, COMMUNICATION, PUBLIC_SPEAKING = 11, 12, 36, 46
 
@@ -62,7 +62,7 @@ def test_capacities_shows_the_seven_roots_then_a_subtree_then_a_search(core):
     assert subtree.title == "communication (36)"
     assert any(item.text.startswith("public speaking (46)") for item in subtree.items)
     [search] = chat.say("capacities management")
-    assert search.title == "Capacities matching “management”"
+    assert search.title == f"Capacities matching “{isolated('management')}”"
     assert all("management" in item.text.lower() for item in search.items)
 
 
@@ -70,7 +70,7 @@ def test_capacities_finds_a_misspelt_name_and_says_when_nothing_matches(core):
     chat = Chat(core, "Ana")
     assert chat.say("capacities publc speking")[0].title == "public speaking (46)"
     [reply] = chat.say("capacities zzzzqqq")
-    assert reply.is_error and reply.paragraphs[0] == "No capacity matches “zzzzqqq”."
+    assert reply.is_error and reply.paragraphs[0] == f"No capacity matches “{isolated('zzzzqqq')}”."
 
 
 # profile edits
@@ -110,10 +110,12 @@ def test_a_failing_item_undoes_the_whole_command(core):
 def test_an_ambiguous_capacity_offers_choices_that_finish_the_command(core):
     chat = Chat(core, "Ana")
     [reply] = chat.say("offer management, budgeting")
-    assert reply.is_error and reply.paragraphs[0] == "Which capacity do you mean by “management”?"
+    assert reply.is_error and reply.paragraphs[0] == (
+        f"Which capacity do you mean by “{isolated('management')}”?"
+    )
     choice = reply.buttons[0]
-    assert choice.command.endswith(", budgeting")
-    chosen = int(choice.command.split()[1].rstrip(","))
+    assert line_of(core, choice).endswith(", budgeting")
+    chosen = int(line_of(core, choice).split()[1].rstrip(","))
     chat.press(choice.label)
     offered = {r.capacity_code for r in rows(core, PersonCapacity) if r.relation == "available"}
     assert offered == {chosen, BUDGETING}
@@ -133,7 +135,10 @@ def test_languages_are_shown_set_and_replaced(core):
     text = chat.ask("profile")
     assert "Arabic · near native" in text and "English" not in text
     [reply] = chat.say("languages zzqqx 3")
-    assert reply.is_error and reply.paragraphs[0] == "I do not know the language “zzqqx”."
+    assert (
+        reply.is_error
+        and reply.paragraphs[0] == f"I do not know the language “{isolated('zzqqx')}”."
+    )
     assert "Arabic" in chat.ask("profile")
 
 
@@ -228,12 +233,13 @@ def test_a_need_is_posted_answered_and_both_sides_learn_how_to_reach_each_other(
     assert posted.title == "Need #1 · public speaking" and not posted.private
     assert "helpwith 1" in posted.paragraphs[1]
 
-    assert posted.buttons[0].command == "helpwith 1"
+    assert line_of(core, posted.buttons[0]) == "helpwith 1"
     helper = Chat(core, "Bia", room="lusofonia")
     to_helper, to_author, notice = helper.say("helpwith 1")
-    assert to_helper.private and "Ana: @ana on Test" in to_helper.paragraphs
+    assert to_helper.private
+    assert f"{isolated('Ana')}: {isolated('@ana')} on Test" in to_helper.paragraphs
     assert to_author.recipient.account_id == "ana" and to_author.private
-    assert "Bia: @bia on Test" in to_author.paragraphs
+    assert f"{isolated('Bia')}: {isolated('@bia')} on Test" in to_author.paragraphs
     assert notice.paragraphs == ("I have answered you in a private message.",)
 
     again = helper.say("helpwith 1")[0]
@@ -265,7 +271,9 @@ def test_only_the_author_or_a_room_admin_closes_a_need(core):
 
 def test_need_numbers_must_be_numbers_that_exist(core):
     chat = Chat(core, "Ana")
-    assert chat.say("helpwith twelve")[0].paragraphs[0] == "“twelve” is not a number."
+    assert chat.say("helpwith twelve")[0].paragraphs[0] == (
+        f"“{isolated('twelve')}” is not a number."
+    )
     assert chat.say("close 99")[0].paragraphs[0] == "There is no need #99."
 
 
@@ -275,7 +283,8 @@ def test_need_numbers_must_be_numbers_that_exist(core):
 def test_language_choice_changes_the_bots_language_everywhere(core):
     chat = Chat(core, "Ana")
     [reply] = chat.say("language")
-    assert {b.command for b in reply.buttons} == {"language en", "language pt_BR", "language ar"}
+    lines = {line_of(core, b) for b in reply.buttons}
+    assert lines == {"language en", "language pt_BR", "language ar"}
     chat.say("language pt-br")
     portuguese = Translator("pt_BR")
     assert chat.say("help")[0].title == portuguese("What I can do")
@@ -308,7 +317,7 @@ def test_room_language_is_for_room_admins_in_groups(core):
 
 def test_privacy_explains_and_offers_the_two_commands(core):
     [reply] = Chat(core, "Ana").say("privacy")
-    assert [b.command for b in reply.buttons] == ["mydata", "forget"]
+    assert [line_of(core, b) for b in reply.buttons] == ["mydata", "forget"]
     assert any("e-mail" in p for p in reply.paragraphs)
 
 
@@ -333,9 +342,10 @@ def test_forget_asks_first_then_erases_everything_about_me_and_nothing_else(core
     ana.say("need budgeting help")
     bia.say("offer budgeting")
     bia.say("helpwith 1")
-    [question] = Chat(core, "Ana").say("forget")
-    assert rows(core, Need) and question.buttons[0].command == "forget confirm"
-    [done] = Chat(core, "Ana").say("forget confirm")
+    ana_alone = Chat(core, "Ana")
+    [question] = ana_alone.say("forget")
+    assert rows(core, Need) and question.buttons[0].confirms
+    [done] = ana_alone.press("Yes, erase everything")
     assert done.paragraphs[0] == "Done: I have erased everything I kept about you."
     assert [p.display_name for p in rows(core, Person)] == ["Bia"]
     assert [i.account_id for i in rows(core, ChatIdentity)] == ["bia"]
@@ -344,8 +354,11 @@ def test_forget_asks_first_then_erases_everything_about_me_and_nothing_else(core
     assert Chat(core, "Ana").say("mydata")[0].paragraphs[0] == "I keep nothing about you."
 
 
-def test_forget_with_another_word_erases_nothing(core):
+def test_no_typed_line_confirms_forget(core):
     chat = Chat(core, "Ana")
     chat.say("offer finance")
-    assert chat.say("forget maybe")[0].is_error
+    assert chat.say("forget confirm")[0].is_error
+    [question] = chat.say("forget")
+    assert question.buttons[0].command == ""  # only its token, never a line to type
+    assert chat.say(f"forget {question.buttons[0].token}")[0].is_error
     assert len(rows(core, Person)) == 1

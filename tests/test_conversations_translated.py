@@ -88,7 +88,9 @@ def test_every_command_answers_in_the_speakers_language(core, locale):
         "This erases your profile, your chat accounts, your needs and your offers of help, "
         "for good. Are you sure?",
     )
-    says(f"forget {t('confirm')}", "Done: I have erased everything I kept about you.")
+    [question] = [r for r in me.replies if r.buttons]
+    done = me.press_button(question.buttons[0])
+    assert t("Done: I have erased everything I kept about you.") in texts(done)
 
 
 def test_errors_are_translated_too(core, locale):
@@ -96,13 +98,13 @@ def test_errors_are_translated_too(core, locale):
     chat = Chat(core, "Lia", locale=locale.replace("_", "-").lower())
     [unknown] = chat.say("fnd finance")
     assert unknown.paragraphs[0].startswith(
-        t("I do not know the command “{name}”.", name=t.isolate("fnd"))
+        t("I do not know the command “{name}”.", name=t.user_text("fnd"))
     )
     [capacity] = chat.say("find zzqqxx")
     assert capacity.paragraphs == (
         t(
             "I know no capacity called “{text}”. Say “capacities” to browse them.",
-            text=t.isolate("zzqqxx"),
+            text=t.user_text("zzqqxx"),
         ),
     )
     [usage] = chat.say("offer")

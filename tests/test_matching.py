@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.chat import Chat
+from tests.chat import Chat, line_of
 
 
 @pytest.fixture
@@ -151,9 +151,11 @@ def test_people_helping_many_already_rank_lower(core):
     person(core, "Free", f"offer {FINANCE}", "languages en n")
     for n in range(3):
         asker = person(core, f"Asker{n}", "languages en n")
+        asker.room = busy.room = "r"
         [reply] = asker.say(f"need {FINANCE} help with our budget {n}")
-        number = reply.buttons[0].command.split()[-1]
-        busy.say(f"helpwith {number}")
+        number = line_of(core, reply.buttons[0]).split()[-1]
+        assert not busy.say(f"helpwith {number}")[0].is_error
+        busy.room = None
     seeker = person(core, "Seeker", "languages en n")
 
     assert ranked_names(seeker, f"find {FINANCE}") == ["Free", "Busy"]

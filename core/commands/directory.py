@@ -82,9 +82,9 @@ def capacities(ctx: Context, args: dict[str, Any]) -> Reply:
     if len(found) == 1:
         return _show(ctx, found[0])
     if not found:
-        ctx.fail(t("No capacity matches “{query}”.", query=ctx.t.isolate(query)))
+        ctx.fail(t("No capacity matches “{query}”.", query=ctx.t.user_text(query)))
     return ctx.reply(
-        title=t("Capacities matching “{query}”", query=ctx.t.isolate(query)),
+        title=t("Capacities matching “{query}”", query=ctx.t.user_text(query)),
         items=[_item(ctx, c) for c in found],
         buttons=[Button(taxonomy.name(c, ctx.locale), f"capacities {c}") for c in found],
     )
@@ -99,6 +99,7 @@ COMMANDS = [
             "name, shows that capacity and what is inside it; with other words, searches."
         ),
         handler=capacities,
+        read_only=True,
         params=(Param("query", Kind.TEXT, N_("search or code"), required=False),),
         aliases=("capacity", "skills"),
         examples=("capacities", "capacities 36", "capacities speaking"),

@@ -207,6 +207,7 @@ COMMANDS = [
             "or region to look there."
         ),
         handler=find,
+        read_only=True,
         params=(
             Param("capacity", Kind.CAPACITY, N_("capacity")),
             Param("language", Kind.LANGUAGE, N_("language"), required=False, keyword=N_("in")),

@@ -122,6 +122,7 @@ COMMANDS = [
         summary=N_("list the commands, or explain one"),
         help=N_("Lists what I can do. With a command's name, explains that command."),
         handler=help_,
+        read_only=True,
         params=(Param("command", Kind.WORD, N_("command"), required=False),),
         examples=("help find",),
     ),
@@ -130,6 +131,7 @@ COMMANDS = [
         summary=N_("what this bot is and how to begin"),
         help=N_("Introduces the Capacity Exchange bot and the first steps."),
         handler=start,
+        read_only=True,
         params=(Param("payload", Kind.WORD, N_("code"), required=False),),
     ),
     Command(

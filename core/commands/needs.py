@@ -10,13 +10,18 @@ from typing import Any
 
 from sqlmodel import select
 
+from core.arguments import is_word
 from core.commands.find import seeker_of
 from core.context import Context
 from core.i18n import N_, Translator
-from core.registry import Command, Kind, Param, Where
+from core.registry import Command, Kind, Param, Where, Who
 from core.services import matching
-from core.types import Button, Item, Recipient, Reply
-from storage.models import ChatIdentity, Need, NeedResponse, NeedStatus, Person
+from core.services import needs as rooms
+from core.types import Button, Item, Link, Recipient, Reply
+from storage.models import ChatIdentity, Need, NeedResponse, NeedStatus, Person, Room
+
+PUBLIC = N_("public")
+PRIVATE = N_("private")
 
 MAX_NEED_TEXT = 1000
 MAX_LISTED = 10
@@ -30,9 +35,13 @@ def _summary(ctx: Context, need: Need, locale: str | None = None) -> str:
 
 
 def _open_need(ctx: Context, number: int) -> Need:
-    need = ctx.session.get(Need, number)
-    if need is None:
+    """Need ``number``, open and visible from here to the speaker; else a failure that says
+    nothing of needs the speaker may not see."""
+    person_id = ctx.person.id if ctx.person else None
+    found = rooms.visible_need(ctx.session, ctx.incoming.conversation, person_id, number)
+    if found is None:
         ctx.fail(ctx.t("There is no need #{number}.", number=number))
+    need = found[0]
     if need.status != NeedStatus.OPEN:
         ctx.fail(ctx.t("Need #{number} is closed.", number=number))
     return need
@@ -50,6 +59,18 @@ def need(ctx: Context, args: dict[str, Any]) -> Reply:
             )
         )
     conversation = ctx.incoming.conversation
+    allowed = ctx.limits.needs_per_room_per_hour
+    if rooms.posted_since(ctx.session, conversation, rooms.recent(ctx.now)) >= allowed:
+        ctx.fail(
+            t.plural(
+                "This room has had {n} new need in the last hour; please slow down and try "
+                "again later.",
+                "This room has had {n} new needs in the last hour; please slow down and try "
+                "again later.",
+                allowed,
+            )
+        )
+    rooms.ensure_room(ctx.session, conversation)
     posted = Need(
         person_id=ctx.me().id,
         capacity_code=args["capacity"],
@@ -73,61 +94,109 @@ def need(ctx: Context, args: dict[str, Any]) -> Reply:
             "Can you help? Say “helpwith {number}”. You and {name} will get each other's chat "
             "names.",
             number=posted.id,
-            name=ctx.t.isolate(ctx.me().display_name),
+            name=ctx.t.user_text(ctx.me().display_name),
         ),
     ]
     if helpers:
-        names = t.list([ctx.t.isolate(m.display_name) for m in helpers])
+        names = t.list([ctx.t.user_text(m.display_name) for m in helpers])
         paragraphs.append(t("People who offer this: {names}", names=names))
     return ctx.reply(
         title=t("Need {summary}", summary=_summary(ctx, posted)),
         paragraphs=paragraphs,
-        buttons=[Button(t("I can help"), f"helpwith {posted.id}")],
+        buttons=[Button(t("I can help"), f"helpwith {posted.id}", for_anyone=True)],
     )
 
 
 def needs(ctx: Context, args: dict[str, Any]) -> Reply:
     t = ctx.t
-    statement = select(Need, Person).join(Person).where(Need.status == NeedStatus.OPEN)
     capacity = args.get("capacity")
-    if capacity is not None:
-        codes = [capacity, *ctx.taxonomy.descendants(capacity)]
-        statement = statement.where(Need.capacity_code.in_(codes))
-    rows = ctx.session.exec(statement.order_by(Need.id.desc()).limit(MAX_LISTED)).all()
+    codes = [capacity, *ctx.taxonomy.descendants(capacity)] if capacity is not None else None
+    conversation = ctx.incoming.conversation
+    person_id = ctx.person.id if ctx.person else None
+    rows = rooms.open_needs(ctx.session, conversation, person_id, codes, MAX_LISTED)
     if not rows:
         return ctx.reply(paragraphs=[t("No open needs. Post one with “need <capacity> <text>”.")])
+    items = []
+    for need, author, room in rows:
+        detail = t(
+            "{text} — {name}, {date}",
+            text=need.text,
+            name=t.user_text(author.display_name),
+            date=t.date(need.created_at),
+        )
+        if (need.platform, need.room_id) != (conversation.platform, conversation.room_id):
+            detail += " · " + _where_posted(t, need, room)
+        items.append(Item(_summary(ctx, need), detail))
     return ctx.reply(
         title=t("Open needs"),
-        items=[
-            Item(
-                _summary(ctx, need),
-                t(
-                    "{text} — {name}, {date}",
-                    text=need.text,
-                    name=ctx.t.isolate(author.display_name),
-                    date=t.date(need.created_at),
-                ),
-            )
-            for need, author in rows
-        ],
+        items=items,
         buttons=[
-            Button(t("Help with #{number}", number=need.id), f"helpwith {need.id}")
-            for need, _ in rows
+            Button(t("Help with #{number}", number=need.id), f"helpwith {need.id}", for_anyone=True)
+            for need, _, _ in rows
         ],
     )
 
 
-def _contact(ctx: Context, person: Person, t: Translator) -> str:
-    """How to reach ``person`` (their chat name and platform), told in ``t``'s language."""
+def _where_posted(t: Translator, need: Need, room: Room | None) -> str:
+    platform = need.platform.capitalize()
+    if room is not None and room.title:
+        return t("posted in {room} on {platform}", room=t.user_text(room.title), platform=platform)
+    return t("posted in a room on {platform}", platform=platform)
+
+
+def room_needs(ctx: Context, args: dict[str, Any]) -> Reply:
+    t = ctx.t
+    room = rooms.ensure_room(ctx.session, ctx.incoming.conversation)
+    choice = args.get("choice")
+    if choice is not None:
+        if is_word(ctx, choice, PUBLIC):
+            room.needs_public = True
+        elif is_word(ctx, choice, PRIVATE):
+            room.needs_public = False
+        else:
+            ctx.fail(t("Say “public” or “private”."))
+    if room.needs_public:
+        state = t("This room's needs are public: they are also listed in private chats.")
+    else:
+        state = t("This room's needs are private: they are listed only in this room.")
+    return ctx.reply(paragraphs=[state])
+
+
+def _contact(ctx: Context, person: Person, t: Translator) -> tuple[str, list[Link]]:
+    """How to reach ``person``, told in ``t``'s language: their chat name with the handle
+    their platform vouches for, or else a link that reaches the account (a Telegram mention
+    link); never a name anyone could have chosen, presented as a handle."""
     identity = ctx.identity_of(person.id)
+    name = t.user_text(person.display_name)
     if identity is None:
-        return t.isolate(person.display_name)
-    return t(
-        "{name}: {handle} on {platform}",
-        name=t.isolate(person.display_name),
-        handle=t.isolate(identity.handle),
-        platform=identity.platform.capitalize(),
-    )
+        return name, []
+    platform = identity.platform.capitalize()
+    if identity.handle:
+        text = t(
+            "{name}: {handle} on {platform}",
+            name=name,
+            handle=t.user_text(identity.handle),
+            platform=platform,
+        )
+        return text, []
+    links = [Link(person.display_name, url)] if (url := account_link(identity)) else []
+    if links:
+        text = t(
+            "{name}, on {platform} without a public username: use the link below.",
+            name=name,
+            platform=platform,
+        )
+    else:
+        text = t("{name}, on {platform} without a public username.", name=name, platform=platform)
+    return text, links
+
+
+def account_link(identity: ChatIdentity) -> str | None:
+    """A link that opens a chat with an account that has no handle, where its platform has
+    one."""
+    if identity.platform == "telegram" and identity.account_id.isdigit():
+        return f"tg://user?id={identity.account_id}"
+    return None
 
 
 def helpwith(ctx: Context, args: dict[str, Any]) -> list[Reply]:
@@ -145,11 +214,13 @@ def helpwith(ctx: Context, args: dict[str, Any]) -> list[Reply]:
         ctx.fail(t("You already offered help with need #{number}.", number=posted.id))
     ctx.session.add(NeedResponse(need_id=posted.id, person_id=me.id, created_at=ctx.now))
     author = ctx.session.get(Person, posted.person_id)
+    contact, links = _contact(ctx, author, t)
     to_helper = ctx.reply(
         paragraphs=[
             t("Thank you! Reach the author of need {summary} here:", summary=_summary(ctx, posted)),
-            _contact(ctx, author, t),
-        ]
+            contact,
+        ],
+        links=links,
     )
     identity = ctx.identity_of(author.id)
     if identity is None:
@@ -161,15 +232,17 @@ def _tell_author(ctx: Context, posted: Need, author: Person, identity: ChatIdent
     """The private message to a need's author about its new helper, in the author's language."""
     t = Translator(author.locale or ctx.locale)
     helper = ctx.me()
+    contact, links = _contact(ctx, helper, t)
     return Reply(
         paragraphs=(
             t(
                 "{name} offers help with your need {summary}. Reach them here:",
-                name=t.isolate(helper.display_name),
+                name=t.user_text(helper.display_name),
                 summary=_summary(ctx, posted, t.locale),
             ),
-            _contact(ctx, helper, t),
+            contact,
         ),
+        links=tuple(links),
         buttons=(Button(t("Close this need"), f"close {posted.id}"),),
         private=True,
         recipient=Recipient(identity.platform, identity.account_id),
@@ -217,10 +290,28 @@ COMMANDS = [
     Command(
         "needs",
         summary=N_("list the open needs"),
-        help=N_("Lists the open needs, newest first; with a capacity, only needs for it."),
+        help=N_(
+            "Lists the open needs of this room, newest first; with a capacity, only needs "
+            "for it. In a private chat, lists your own needs and those of rooms that publish "
+            "theirs."
+        ),
         handler=needs,
+        read_only=True,
         params=(Param("capacity", Kind.CAPACITY, N_("capacity"), required=False),),
         examples=("needs", "needs communication"),
+    ),
+    Command(
+        "roomneeds",
+        summary=N_("choose whether this room's needs are listed elsewhere (room admins)"),
+        help=N_(
+            "With “public”, this room's needs are also listed in private chats, for anyone "
+            "to help with. With “private” (the default), they are listed only here."
+        ),
+        handler=room_needs,
+        params=(Param("choice", Kind.WORD, N_("public or private"), required=False),),
+        where=Where.GROUP,
+        who=Who.ROOM_ADMIN,
+        examples=("roomneeds public",),
     ),
     Command(
         "helpwith",

@@ -8,16 +8,24 @@ from typing import Any
 from sqlalchemy import delete
 from sqlmodel import select
 
-from core.arguments import is_word
 from core.commands.profile import render
 from core.context import Context
 from core.i18n import N_
-from core.registry import Command, Kind, Param, Where
+from core.registry import Command, Where
 from core.services import profiles
 from core.types import Attachment, Button, Reply
-from storage.models import ChatIdentity, Need, NeedResponse, Person, PersonCapacity, PersonLanguage
-
-CONFIRM = N_("confirm")
+from storage.models import (
+    ChatIdentity,
+    DirectRoom,
+    HeldReply,
+    Need,
+    NeedResponse,
+    Person,
+    PersonCapacity,
+    PersonLanguage,
+    StoredButton,
+    UnreachableChat,
+)
 
 
 def privacy(ctx: Context, args: dict[str, Any]) -> Reply:
@@ -40,11 +48,52 @@ def privacy(ctx: Context, args: dict[str, Any]) -> Reply:
     )
 
 
+def _accounts(ctx: Context, person: Person) -> list[ChatIdentity]:
+    query = select(ChatIdentity).where(ChatIdentity.person_id == person.id)
+    return list(ctx.session.exec(query.order_by(ChatIdentity.id)))
+
+
+def _rows_of_accounts(ctx: Context, person: Person) -> dict[str, list[Any]]:
+    """The adapters' and buttons' rows about the person's chat accounts, by kind."""
+    session = ctx.session
+    found: dict[str, list[Any]] = {
+        "direct_rooms": [],
+        "unreachable_chats": [],
+        "held_replies": [],
+        "buttons": [],
+    }
+    for identity in _accounts(ctx, person):
+        platform, account = identity.platform, identity.account_id
+        rooms = list(
+            session.exec(
+                select(DirectRoom).where(
+                    DirectRoom.platform == platform, DirectRoom.account_id == account
+                )
+            )
+        )
+        chats = [account, *(room.room_id for room in rooms)]
+        found["direct_rooms"] += rooms
+        found["unreachable_chats"] += session.exec(
+            select(UnreachableChat).where(
+                UnreachableChat.platform == platform, UnreachableChat.chat_id.in_(chats)
+            )
+        )
+        found["held_replies"] += session.exec(
+            select(HeldReply).where(HeldReply.platform == platform, HeldReply.account_id == account)
+        )
+        found["buttons"] += session.exec(
+            select(StoredButton).where(
+                StoredButton.owner_platform == platform, StoredButton.owner_account == account
+            )
+        )
+    return found
+
+
 def export(ctx: Context, person: Person) -> dict[str, Any]:
     """Everything stored about ``person``, as JSON-ready data."""
     session = ctx.session
     held = profiles.capacities_of(session, person.id)
-    identities = session.exec(select(ChatIdentity).where(ChatIdentity.person_id == person.id))
+    identities = _accounts(ctx, person)
     posted = session.exec(select(Need).where(Need.person_id == person.id).order_by(Need.id))
     offered = session.exec(
         select(NeedResponse).where(NeedResponse.person_id == person.id).order_by(NeedResponse.id)
@@ -62,6 +111,10 @@ def export(ctx: Context, person: Person) -> dict[str, Any]:
         ],
         "needs": [n.model_dump(mode="json", exclude={"person_id"}) for n in posted],
         "help_offered": [{"need": r.need_id, "at": r.created_at.isoformat()} for r in offered],
+        **{
+            kind: [row.model_dump(mode="json") for row in rows]
+            for kind, rows in _rows_of_accounts(ctx, person).items()
+        },
     }
 
 
@@ -81,8 +134,13 @@ def mydata(ctx: Context, args: dict[str, Any]) -> list[Reply]:
 
 
 def erase(ctx: Context, person: Person) -> None:
-    """Delete ``person`` and every row about them; needs they posted go with their answers."""
+    """Delete ``person`` and every row about them: their needs with the answers to them,
+    and what the adapters kept about their chat accounts (direct rooms, unreachable chats,
+    held answers) and the buttons shown to them."""
     session = ctx.session
+    for rows in _rows_of_accounts(ctx, person).values():
+        for row in rows:
+            session.delete(row)
     needs = select(Need.id).where(Need.person_id == person.id)
     session.execute(delete(NeedResponse).where(NeedResponse.need_id.in_(needs)))
     session.execute(delete(NeedResponse).where(NeedResponse.person_id == person.id))
@@ -96,19 +154,17 @@ def forget(ctx: Context, args: dict[str, Any]) -> Reply:
     t = ctx.t
     if ctx.person is None:
         return ctx.reply(paragraphs=[t("I keep nothing about you.")])
-    confirm = args.get("confirm")
-    if confirm is None:
+    if not ctx.confirmed:
         return ctx.reply(
             paragraphs=[
                 t(
                     "This erases your profile, your chat accounts, your needs and your offers of "
                     "help, for good. Are you sure?"
-                )
+                ),
+                t("The button below works for ten minutes, and only for you."),
             ],
-            buttons=[Button(t("Yes, erase everything"), f"forget {CONFIRM}")],
+            buttons=[Button(t("Yes, erase everything"), "forget", confirms=True)],
         )
-    if not is_word(ctx, confirm, CONFIRM):
-        ctx.fail(t("Say “forget confirm” to erase everything."))
     erase(ctx, ctx.person)
     ctx.person = None
     return ctx.reply(paragraphs=[t("Done: I have erased everything I kept about you.")])
@@ -120,6 +176,7 @@ COMMANDS = [
         summary=N_("what I keep about you"),
         help=N_("Explains what the bot stores about you, and how to see or erase it."),
         handler=privacy,
+        read_only=True,
     ),
     Command(
         "mydata",
@@ -131,9 +188,11 @@ COMMANDS = [
     Command(
         "forget",
         summary=N_("erase everything I keep about you"),
-        help=N_("Erases your profile and everything about you, after you confirm."),
+        help=N_(
+            "Erases your profile and everything about you, after you confirm with the button "
+            "I show you."
+        ),
         handler=forget,
-        params=(Param("confirm", Kind.WORD, N_("confirm"), required=False),),
         where=Where.PRIVATE,
     ),
 ]

@@ -85,6 +85,7 @@ def profile(ctx: Context, args: dict[str, Any]) -> Reply:
     t = ctx.t
     name = args.get("name")
     if name is None:
+        ctx.private = True  # one's own profile, asked in a group, is answered privately
         if ctx.person is None:
             return ctx.reply(
                 paragraphs=[t("You have no profile yet. Tell me what you can teach with “offer”.")],
@@ -99,7 +100,7 @@ def profile(ctx: Context, args: dict[str, Any]) -> Reply:
         return _with_paragraph(reply, state)
     person = profiles.lookup(ctx.session, ctx.incoming.actor.platform, name)
     if person is None or (not person.discoverable and person is not ctx.person):
-        ctx.fail(t("I know no visible profile called “{name}”.", name=ctx.t.isolate(name[:64])))
+        ctx.fail(t("I know no visible profile called “{name}”.", name=ctx.t.user_text(name[:64])))
     return render(ctx, person)
 
 
@@ -241,6 +242,7 @@ COMMANDS = [
             "username or chat name."
         ),
         handler=profile,
+        read_only=True,
         params=(Param("name", Kind.TEXT, N_("username"), required=False),),
         examples=("profile", "profile Ana"),
     ),

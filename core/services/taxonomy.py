@@ -48,6 +48,10 @@ def _lang_chain(locale: str) -> tuple[str, ...]:
     return tuple(chain)
 
 
+MAX_NAME = 100
+"""Longer text names no capacity, and is not compared with every name (a bounded cost)."""
+
+
 @dataclass
 class Taxonomy:
     """The capacity tree with names in every language the database has."""
@@ -161,7 +165,7 @@ class Taxonomy:
         if code is not None:
             return Resolution(code=code)
         wanted = normalize(text)
-        if not wanted:
+        if not wanted or len(wanted) > MAX_NAME:
             return Resolution()
         names = self._names_for(locale)
         partial = {c for name, c in names if all(w in name for w in wanted.split())}

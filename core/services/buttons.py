@@ -1,0 +1,98 @@
+"""Buttons that remember who they were shown to.
+
+A button of a command that only looks things up, or one the bot offers to everyone in a room
+(see :attr:`Button.for_anyone`), carries its command line, and anyone may press it. Every
+other button is kept here under a random token, bound to the account it was shown to: a
+press by anyone else runs nothing. A confirmation (``forget``) works once, for
+minutes. Kept in the database, so a button outlives a restart, and says it expired after.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete
+from sqlmodel import Session
+
+from core.parsing import split_command_line
+from core.registry import Registry
+from core.types import Button, Reply
+from storage.models import StoredButton
+
+LINE_LIMIT = 48
+"""Longest command line a button carries itself, in bytes (Telegram allows 64 for the whole
+callback data)."""
+KEPT_FOR = timedelta(days=30)
+CONFIRM_FOR = timedelta(minutes=10)
+
+Owner = tuple[str, str]
+"""(platform, account id) of the person a button was shown to."""
+
+
+def carries_line(registry: Registry, button: Button) -> bool:
+    """Whether ``button`` may carry its command line: a read-only command, short enough."""
+    command = registry.get(split_command_line(button.command)[0])
+    return (
+        command is not None
+        and (command.read_only or button.for_anyone)
+        and not button.confirms
+        and len(button.command.encode()) <= LINE_LIMIT
+    )
+
+
+def bind(
+    session: Session, registry: Registry, reply: Reply, owner: Owner | None, now: datetime
+) -> Reply:
+    """``reply`` with each button that may not carry its line replaced by a stored token,
+    bound to ``owner`` (None only for replies shown to nobody in particular, whose buttons
+    must all be read-only)."""
+    if not reply.buttons:
+        return reply
+    bound = []
+    for button in reply.buttons:
+        if button.token is not None or carries_line(registry, button):
+            bound.append(button)
+            continue
+        command = registry.get(split_command_line(button.command)[0])
+        if owner is None and not (command and command.read_only):
+            raise ValueError(f"a button for {button.command.split()[0]!r} needs an owner")
+        token = secrets.token_urlsafe(12)
+        session.add(
+            StoredButton(
+                token=token,
+                owner_platform=owner[0] if owner else None,
+                owner_account=owner[1] if owner else None,
+                command=button.command,
+                confirms=button.confirms,
+                expires_at=now + (CONFIRM_FOR if button.confirms else KEPT_FOR),
+            )
+        )
+        bound.append(Button(button.label, token=token, confirms=button.confirms))
+    return replace(reply, buttons=tuple(bound))
+
+
+def find(session: Session, token: str, now: datetime) -> StoredButton | None:
+    """The live button stored under ``token``, if any."""
+    stored = session.get(StoredButton, token[:32]) if token else None
+    if stored is None or stored.expires_at <= now:
+        return None
+    return stored
+
+
+def use_up(session: Session, stored: StoredButton) -> bool:
+    """Spend a one-time button; False when another press spent it first."""
+    done = session.execute(delete(StoredButton).where(StoredButton.token == stored.token))
+    return done.rowcount == 1
+
+
+def remove_expired(session: Session, now: datetime) -> None:
+    session.execute(delete(StoredButton).where(StoredButton.expires_at <= now))
+
+
+def owned_by(stored: StoredButton, owner: Owner) -> bool:
+    """Whether ``owner`` may press the button: it is theirs, or anyone's."""
+    if stored.owner_account is None:
+        return True
+    return (stored.owner_platform, stored.owner_account) == owner
