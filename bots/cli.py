@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             print(", ".join(f"{n} {name}" for name, n in counts.items()) + f" ({took:.1f} s)")
         elif args.command == "run":
             migrate.upgrade(engine)
-            core = Core(engine)
+            core = Core(engine, limits=config.limits)
             try:
                 adapters = build_adapters(config, core, os.environ)
                 if not adapters:
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             identity = console.Identity(name=name, locale=args.lang, room=args.room)
             history = Path(config.sections.get("console", {}).get("history", "var/console_history"))
-            core = Core(engine)
+            core = Core(engine, limits=config.limits)
             try:
                 console.run(core, identity, history)
             finally:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.limits import Limits
+
 DEFAULT_DATABASE = "var/capx.db"
 DATABASE_ENV = "CAPX_DATABASE_URL"
 
@@ -24,6 +26,7 @@ class ConfigError(Exception):
 class Config:
     database_url: str = DEFAULT_DATABASE
     log_level: str = "WARNING"
+    limits: Limits = field(default_factory=Limits)
     sections: dict[str, Any] = field(default_factory=dict)
     """The file's other tables (``[telegram]``, ``[matrix]``...), for the adapters."""
 
@@ -45,5 +48,21 @@ def load(path: str | None, database: str | None = None) -> Config:
         or DEFAULT_DATABASE
     )
     level = str(data.get("logging", {}).get("level", "WARNING")).upper()
-    sections = {k: v for k, v in data.items() if k not in ("database", "logging")}
-    return Config(database_url=url, log_level=level, sections=sections)
+    sections = {k: v for k, v in data.items() if k not in ("database", "logging", "limits")}
+    return Config(
+        database_url=url, log_level=level, limits=_limits(data.get("limits", {})), sections=sections
+    )
+
+
+def _limits(section: dict[str, Any]) -> Limits:
+    """The ``[limits]`` table: each key a positive number, the defaults for what is left out."""
+    values: dict[str, Any] = {}
+    for name, default in vars(Limits()).items():
+        value = section.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, type(default) | int) or value <= 0:
+            raise ConfigError(f"[limits] {name} must be a positive number, not {value!r}")
+        values[name] = type(default)(value)
+    unknown = set(section) - set(values)
+    if unknown:
+        raise ConfigError(f"[limits] has unknown keys: {', '.join(sorted(unknown))}")
+    return Limits(**values)

@@ -114,6 +114,20 @@ def test_a_bad_config_file_is_one_clear_line(tmp_path):
     assert missing.returncode == 2 and "cannot read" in missing.stderr
 
 
+def test_the_limits_come_from_the_config_and_a_bad_one_is_one_line(seeded, tmp_path):
+    config = tmp_path / "limits.toml"
+    config.write_text("[limits]\ncommands_burst = 2\ncommands_per_minute = 1\n")
+    done = capx_bot("--db", seeded, "--config", str(config), "console", stdin="help\n" * 4)
+    assert done.stdout.count("What I can do") == 2 and done.stdout.count("too fast") == 1
+    config.write_text('[limits]\ncommands_burst = "lots"\n')
+    bad = capx_bot("--db", seeded, "--config", str(config), "console", stdin="help\n")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert (
+        bad.stderr.strip()
+        == "capx-bot: [limits] commands_burst must be a positive number, not 'lots'"
+    )
+
+
 def test_every_subcommand_takes_config_and_db():
     parser = build_parser()
     for argv in (["db", "upgrade"], ["db", "current"], ["seed"], ["console"]):
