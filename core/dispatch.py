@@ -125,13 +125,13 @@ class Core:
     def handle(self, incoming: Incoming) -> list[Reply]:
         """The replies to one command. Never raises for anything a user can type."""
         incoming = _cleaned(incoming)
-        fallback = Translator(negotiate([incoming.actor.locale_hint]))
+        t = Translator(negotiate([incoming.actor.locale_hint]))
         verdict = self._limiter.check((incoming.actor.platform, incoming.actor.account_id))
         if verdict is Verdict.IGNORE:
             return []
         if verdict is Verdict.SLOW_DOWN:
-            message = fallback("You are sending commands too fast. Please wait a minute.")
-            return [Reply(paragraphs=(message,), locale=fallback.locale, is_error=True)]
+            message = t("You are sending commands too fast. Please wait a minute.")
+            return [Reply(paragraphs=(message,), locale=t.locale, is_error=True)]
         for attempt in (1, 2):
             try:
                 with unit_of_work(self.engine) as session:
@@ -150,8 +150,8 @@ class Core:
             except Exception as error:
                 failure = error
             log.error("command %r failed: %s", _name(incoming), describe(failure))
-            message = fallback("Sorry, something went wrong. Please try again later.")
-            return [Reply(paragraphs=(message,), locale=fallback.locale, is_error=True)]
+            message = t("Sorry, something went wrong. Please try again later.")
+            return [Reply(paragraphs=(message,), locale=t.locale, is_error=True)]
         raise AssertionError("unreachable")
 
     def _handle(self, session: Session, incoming: Incoming) -> list[Reply]:
