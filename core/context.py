@@ -43,7 +43,9 @@ class Context:
     """The command runs from a press of its one-time confirmation button, by its owner."""
 
     def __post_init__(self) -> None:
-        self.private = self.command.where is Where.PRIVATE
+        # An actor who is not a person has no private chat: its answers stay where it spoke.
+        anonymous = self.incoming.actor.is_anonymous
+        self.private = self.command.where is Where.PRIVATE and not anonymous
 
     @property
     def locale(self) -> str:

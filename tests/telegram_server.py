@@ -52,6 +52,9 @@ class BotApiServer:
     statuses: dict[tuple[int, int], str] = field(default_factory=dict)
     """getChatMember answers by (chat id, user id); ``member`` when absent."""
     failures: list[Failure] = field(default_factory=list)
+    never_opened: set[int] = field(default_factory=set)
+    """Users who have not opened a private chat with the bot: sending to them fails with
+    Telegram's 403 until they write to it there."""
     counts: Counter[str] = field(default_factory=Counter)
     """Calls by method."""
     url: str = ""
@@ -90,6 +93,9 @@ class BotApiServer:
     async def push(self, update: dict[str, Any]) -> int:
         """Queue an update (without ``update_id``: one is given); its id."""
         update = {"update_id": next(self._next_update_id), **update}
+        chat = update.get("message", {}).get("chat", {})
+        if chat.get("type") == "private":
+            self.never_opened.discard(chat["id"])
         self._history[update["update_id"]] = update
         await self._queue(update)
         return update["update_id"]
@@ -165,8 +171,11 @@ class BotApiServer:
             self._changed.notify_all()
 
     def _take_failure(self, method: str, fields: dict[str, Any]) -> Failure | None:
+        chat = fields.get("chat_id")
+        if method.startswith("send") and chat and int(chat) in self.never_opened:
+            forbidden = "Forbidden: bot can't initiate conversation with a user"
+            return Failure(method, 403, forbidden)
         for failure in self.failures:
-            chat = fields.get("chat_id")
             if failure.method == method and failure.chat_id in (None, chat and int(chat)):
                 self.failures.remove(failure)
                 return failure
@@ -205,7 +214,9 @@ class BotApiServer:
         return self._message(fields, text=fields["text"])
 
     async def _sendDocument(self, fields: dict[str, Any]) -> dict[str, Any]:
-        return self._message(fields, document={"file_id": "f1", "file_unique_id": "u1"})
+        document = {"file_id": "f1", "file_unique_id": "u1"}
+        caption = {"caption": fields["caption"]} if fields.get("caption") else {}
+        return self._message(fields, document=document, **caption)
 
     def _message(self, fields: dict[str, Any], **content: Any) -> dict[str, Any]:
         chat_id = int(fields["chat_id"])
@@ -218,6 +229,9 @@ class BotApiServer:
         }
         if "reply_markup" in fields:
             message["reply_markup"] = fields["reply_markup"]
+        if fields.get("message_thread_id"):
+            message["message_thread_id"] = int(fields["message_thread_id"])
+            message["is_topic_message"] = True
         return message
 
     async def _editMessageText(self, fields: dict[str, Any]) -> dict[str, Any]:
@@ -280,9 +294,10 @@ class TelegramUser:
     first_name: str
     username: str | None = None
     language_code: str | None = "en"
+    is_bot: bool = False
 
     def json(self) -> dict[str, Any]:
-        user: dict[str, Any] = {"id": self.id, "is_bot": False, "first_name": self.first_name}
+        user: dict[str, Any] = {"id": self.id, "is_bot": self.is_bot, "first_name": self.first_name}
         if self.username:
             user["username"] = self.username
         if self.language_code:
@@ -297,16 +312,40 @@ def private_chat(user: TelegramUser) -> dict[str, Any]:
     return chat
 
 
-def group_chat(chat_id: int, title: str, kind: str = "supergroup") -> dict[str, Any]:
-    return {"id": chat_id, "type": kind, "title": title}
+GROUP_ANONYMOUS_BOT = TelegramUser(1087968824, "Group", "GroupAnonymousBot", None, is_bot=True)
+"""The ``from`` of every anonymous admin's message, in every group."""
+TELEGRAM_SERVICE = TelegramUser(777000, "Telegram", None, None)
+"""The ``from`` of automatic forwards from a linked channel."""
+
+
+def group_chat(
+    chat_id: int, title: str, kind: str = "supergroup", *, forum: bool = False
+) -> dict[str, Any]:
+    chat: dict[str, Any] = {"id": chat_id, "type": kind, "title": title}
+    if forum:
+        chat["is_forum"] = True
+    return chat
+
+
+def channel_chat(chat_id: int, title: str) -> dict[str, Any]:
+    return {"id": chat_id, "type": "channel", "title": title}
 
 
 _message_counter = itertools.count(1000)
 
 
-def message(user: TelegramUser, text: str, chat: dict[str, Any] | None = None) -> dict[str, Any]:
+def message(
+    user: TelegramUser,
+    text: str,
+    chat: dict[str, Any] | None = None,
+    *,
+    topic: int | None = None,
+    sender_chat: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """A ``message`` update: ``text`` from ``user`` in ``chat`` (their private chat by
-    default), with a ``bot_command`` entity when it starts with ``/``, as Telegram sends it."""
+    default), with a ``bot_command`` entity when it starts with ``/``, as Telegram sends it;
+    in forum topic ``topic``, and sent as ``sender_chat`` (an anonymous admin's group, a
+    channel), when given."""
     body: dict[str, Any] = {
         "message_id": next(_message_counter),
         "from": user.json(),
@@ -314,6 +353,10 @@ def message(user: TelegramUser, text: str, chat: dict[str, Any] | None = None) -
         "date": int(time.time()),
         "text": text,
     }
+    if topic is not None:
+        body |= {"message_thread_id": topic, "is_topic_message": True}
+    if sender_chat is not None:
+        body["sender_chat"] = sender_chat
     if text.startswith("/"):
         word = text.split(maxsplit=1)[0]
         body["entities"] = [
@@ -330,7 +373,7 @@ def press(user: TelegramUser, sent: Call, data: str) -> dict[str, Any]:
         chat = {"id": chat_id, "type": "private", "first_name": user.first_name}
     else:
         chat = group_chat(chat_id, "Group")
-    markup = sent.fields.get("reply_markup")
+    held = {key: value for key, value in sent.result.items() if key not in ("chat", "from")}
     return {
         "callback_query": {
             "id": str(next(_message_counter)),
@@ -338,12 +381,9 @@ def press(user: TelegramUser, sent: Call, data: str) -> dict[str, Any]:
             "chat_instance": "ci-1",
             "data": data,
             "message": {
-                "message_id": sent.result["message_id"],
-                "date": int(time.time()),
+                **held,
                 "chat": chat,
                 "from": {"id": BOT_ID, "is_bot": True, "first_name": "CapX"},
-                "text": sent.fields["text"],
-                **({"reply_markup": markup} if markup else {}),
             },
         }
     }

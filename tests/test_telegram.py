@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
@@ -24,13 +26,25 @@ from bots.cli import QUIET_LIBRARIES, configure_logging
 from bots.supervisor import run_adapters
 from core.dispatch import Core
 from core.i18n import Translator
-from storage.models import ChatIdentity, Need, Room, SyncState, UnreachableChat
+from core.registry import Where
+from storage.models import (
+    ChatIdentity,
+    HeldReply,
+    Need,
+    Person,
+    Room,
+    SyncState,
+    UnreachableChat,
+)
 from tests.telegram_server import (
     BOT_USERNAME,
+    GROUP_ANONYMOUS_BOT,
+    TELEGRAM_SERVICE,
     BotApiServer,
     Failure,
     TelegramUser,
     buttons,
+    channel_chat,
     group_chat,
     membership,
     message,
@@ -140,7 +154,7 @@ async def test_menus_are_set_per_locale_and_scope_from_the_registry(core, server
     private, group = menus[(None, "all_private_chats")], menus[(None, "all_group_chats")]
     assert "offer" in private and "offer" not in group
     assert "roomlanguage" in group and "roomlanguage" not in private
-    assert set(private) == {c.name for c in core.registry if c.name != "roomlanguage"}
+    assert set(private) == {c.name for c in core.registry if c.where is not Where.GROUP}
     assert menus[("pt", "all_group_chats")]["find"] != group["find"]
 
 
@@ -154,27 +168,52 @@ async def test_a_private_command_in_a_group_answers_privately_with_a_link_there(
     assert buttons(notice) == [(label, f"https://t.me/{BOT_USERNAME}")]
 
 
-async def test_when_the_bot_cannot_write_first_the_deep_link_delivers_the_answer(core, server):
-    server.fail_next(
-        Failure(
-            "sendMessage",
-            403,
-            "Forbidden: bot can't initiate conversation with a user",
-            chat_id=ANA.id,
-        )
-    )
+async def held_link(server: BotApiServer, user: TelegramUser, command: str) -> str:
+    """Send ``command`` in the group as ``user``, whom the bot cannot write to; the payload of
+    the deep link the group gets."""
+    server.never_opened.add(user.id)
+    [notice] = await say(server, message(user, command, GROUP), GROUP["id"])
+    [(_, link)] = buttons(notice)
+    assert link.startswith(f"https://t.me/{BOT_USERNAME}?start=")
+    return link.split("=", 1)[1]
+
+
+async def test_held_answers_survive_a_restart_and_reach_only_their_person(core, server):
     async with running(core, server):
-        [notice] = await say(server, message(ANA, "/mydata", GROUP), GROUP["id"])
-        [(_, link)] = buttons(notice)
-        assert link.startswith(f"https://t.me/{BOT_USERNAME}?start=")
-        payload = link.split("=", 1)[1]
+        payload = await held_link(server, ANA, "/mydata")
+    async with running(core, server):  # a new adapter, the same database
         before = len(server.sent(chat_id=ANA.id))
         # Someone else following the link gets the ordinary welcome, not Ana's answer.
         [welcome] = await say(server, message(BEN, f"/start {payload}"), BEN.id)
         assert "Welcome" in welcome.fields["text"]
         [answer] = await say(server, message(ANA, f"/start {payload}"), ANA.id)
-    assert len(server.sent(chat_id=ANA.id)) == before + 1
+        [again] = await say(server, message(ANA, f"/start {payload}"), ANA.id)
+    assert len(server.sent(chat_id=ANA.id)) == before + 2
     assert Translator("pt_BR")("I keep nothing about you.") in answer.fields["text"]
+    assert Translator("pt_BR")("Welcome to the Capacity Exchange!") in again.fields["text"]
+    with Session(core.engine) as session:
+        assert session.exec(select(HeldReply)).all() == []
+
+
+async def test_forget_erases_the_answers_held_for_a_deep_link(core, server):
+    async with running(core, server):
+        await say(server, message(ANA, "/offer communication"), ANA.id)
+        payload = await held_link(server, ANA, "/mydata")
+        await forget(server, ANA)
+        [after] = await say(server, message(ANA, f"/start {payload}"), ANA.id)
+    assert Translator("pt_BR")("Welcome to the Capacity Exchange!") in after.fields["text"]
+    assert "capx-mydata" not in str(server.sent("sendDocument"))
+    with Session(core.engine) as session:
+        assert session.exec(select(HeldReply)).all() == []
+        assert session.exec(select(ChatIdentity)).all() == []
+
+
+async def forget(server: BotApiServer, user: TelegramUser) -> None:
+    """``user`` says /forget in private and presses the confirmation button."""
+    [question] = await say(server, message(user, "/forget"), user.id)
+    [(_, data)] = buttons(question)
+    assert data.startswith("b:")
+    await say(server, press(user, question, data), user.id)
 
 
 async def test_a_429_is_waited_out_and_the_message_still_goes(core, server):
@@ -202,7 +241,7 @@ async def test_a_blocked_person_is_recorded_once_and_not_retried(core, server):
         server.fail_next(
             Failure("sendMessage", 403, "Forbidden: bot was blocked by the user", chat_id=ANA.id)
         )
-        await say(server, message(BEN, "/helpwith 1"), BEN.id)
+        await say(server, message(BEN, "/helpwith 1", GROUP), BEN.id)
         await server.push(message(BEN, "/privacy"))
         await server.wait_sent(2, chat_id=BEN.id)
     assert len(server.sent(chat_id=ANA.id)) == 1
@@ -288,17 +327,20 @@ async def test_buttons_from_before_a_restart_say_they_have_expired(core, server)
         [first] = await say(server, message(BEN, "/help"), BEN.id)
     async with running(core, server):
         await server.push(press(BEN, first, "p:1"))
-        await server.push(press(BEN, first, "k:no-such-key"))
+        await server.push(press(BEN, first, "k:no-such-key"))  # a key of the adapters before
+        await server.push(press(BEN, first, "b:no-such-token"))
         await server.push(press(BEN, first, "nonsense"))
-        answers = await server.wait_sent(3, "answerCallbackQuery")
+        answers = await server.wait_sent(4, "answerCallbackQuery")
     assert all("expired" in a.fields["text"] for a in answers)
     assert server.sent("editMessageText") == []
+    assert len(server.sent(chat_id=BEN.id)) == 1
 
 
-async def test_odd_updates_are_ignored_or_get_a_hint_and_nothing_is_logged(core, server, caplog):
-    sticker = message(BEN, "")
-    del sticker["message"]["text"]
-    sticker["message"]["sticker"] = {
+def sticker_from(user: TelegramUser) -> dict:
+    """A message update with a sticker and no text, from ``user`` in their private chat."""
+    update = message(user, "")
+    del update["message"]["text"]
+    update["message"]["sticker"] = {
         "file_id": "s1",
         "file_unique_id": "s1u",
         "type": "regular",
@@ -307,6 +349,11 @@ async def test_odd_updates_are_ignored_or_get_a_hint_and_nothing_is_logged(core,
         "is_animated": False,
         "is_video": False,
     }
+    return update
+
+
+async def test_odd_updates_are_ignored_or_get_a_hint_and_nothing_is_logged(core, server, caplog):
+    sticker = sticker_from(BEN)
     photo_in_group = message(BEN, "", GROUP)
     del photo_in_group["message"]["text"]
     photo_in_group["message"]["photo"] = [
@@ -351,14 +398,51 @@ async def test_a_missing_token_is_one_clear_error(core, server):
         await TelegramAdapter(core, settings(server, token="")).run()
 
 
-async def test_forget_is_confirmed_with_a_button(core, server):
+async def test_forget_is_confirmed_with_a_button_that_outlives_a_restart(core, server):
     async with running(core, server):
         await say(server, message(BEN, "/offer communication"), BEN.id)
         [question] = await say(server, message(BEN, "/forget"), BEN.id)
         [(_, data)] = buttons(question)
-        await say(server, press(BEN, question, data), BEN.id)
+    async with running(core, server):
+        [done] = await say(server, press(BEN, question, data), BEN.id)
+        [answer] = await server.wait_sent(1, "answerCallbackQuery")
+    assert "erased everything" in done.fields["text"]
+    assert "text" not in answer.fields  # a silent answer: the reply is in the chat
     with Session(core.engine) as session:
         assert session.exec(select(ChatIdentity)).all() == []
+
+
+async def test_forget_confirm_typed_erases_nothing(core, server):
+    async with running(core, server):
+        await say(server, message(BEN, "/offer communication"), BEN.id)
+        await say(server, message(BEN, "/forget confirm"), BEN.id)
+        await say(server, message(BEN, f"/forget@{BOT_USERNAME} confirm", GROUP), BEN.id)
+    with Session(core.engine) as session:
+        assert len(session.exec(select(ChatIdentity)).all()) == 1
+
+
+async def test_a_suggestion_button_works_only_for_the_person_it_was_shown_to(core, server):
+    async with running(core, server):
+        await say(server, message(ANA, "/offer communication"), ANA.id)
+        await say(server, message(BEN, "/offer communication"), BEN.id)
+        [suggestion] = await say(
+            server, message(ANA, f"/forgte@{BOT_USERNAME} confirm", GROUP), GROUP["id"]
+        )
+        [(label, data)] = buttons(suggestion)
+        assert label == "forget" and data.startswith("b:")
+        in_group = len(server.sent(chat_id=GROUP["id"]))
+        await server.push(press(BEN, suggestion, data))
+        [refused] = await server.wait_sent(1, "answerCallbackQuery")
+        assert len(server.sent(chat_id=GROUP["id"])) == in_group
+        [question] = await say(server, press(ANA, suggestion, data), ANA.id)
+        [(_, confirm)] = buttons(question)
+        await say(server, press(ANA, question, confirm), ANA.id)
+    assert "not yours" in refused.fields["text"] and refused.fields["show_alert"] == "true"
+    assert len(server.sent("answerCallbackQuery")) == 3  # each press answered once
+    assert server.sent(chat_id=BEN.id)[1:] == []  # Ben was told nothing in a chat
+    with Session(core.engine) as session:
+        accounts = session.exec(select(ChatIdentity.account_id)).all()
+    assert accounts == [str(BEN.id)]
 
 
 def test_settings_come_from_the_config_and_the_environment():
@@ -400,8 +484,16 @@ async def test_webhook_mode_checks_the_secret_and_skips_repeats(core, server):
     assert server.sent("getUpdates") == []
 
 
-async def test_debug_logs_show_neither_tokens_nor_what_people_say(core, server, caplog):
+async def test_debug_logs_show_neither_tokens_nor_what_people_say(
+    core, server, caplog, monkeypatch
+):
     said = "/find zzsecretwordzz"
+    refused = 'Bad Request: can\'t parse entities: unsupported start tag "zzsecretwordzz"'
+
+    async def crash(*args) -> None:
+        raise RuntimeError("zzsecretwordzz")
+
+    sticker = sticker_from(BEN)
     levels = {name: logging.getLogger(name).level for name in QUIET_LIBRARIES}
     try:
         for name in QUIET_LIBRARIES:
@@ -413,11 +505,21 @@ async def test_debug_logs_show_neither_tokens_nor_what_people_say(core, server, 
             caplog.clear()
             configure_logging("DEBUG")  # as `capx-bot run` does
             async with running(core, server):
+                [found] = await say(server, message(BEN, said), BEN.id)
+                await say(server, press(BEN, found, "c:find zzsecretwordzz"), BEN.id)
+                server.fail_next(Failure("sendMessage", 400, refused, chat_id=BEN.id))
                 await say(server, message(BEN, said), BEN.id)
+                monkeypatch.setattr(TelegramAdapter, "_hint", crash)
+                await server.push(sticker)
+                await say(server, message(BEN, "/privacy"), BEN.id)
     finally:
         for name, level in levels.items():
             logging.getLogger(name).setLevel(level)
     assert TOKEN not in caplog.text and "zzsecretwordzz" not in caplog.text
+    problems = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any(line.startswith("Telegram refused a message") for line in problems)
+    assert any(" failed: RuntimeError at tests/test_telegram.py:" in line for line in problems)
+    assert not any(r.exc_info for r in caplog.records)
 
 
 async def test_capx_bot_run_serves_telegram_until_sigterm(server, reference_db, tmp_path):
@@ -446,3 +548,95 @@ async def test_capx_bot_run_serves_telegram_until_sigterm(server, reference_db, 
     assert Translator("en")("Capacities") in reply.fields["text"]
     assert process.returncode == 0
     assert TOKEN.encode() not in errors and b"Traceback" not in errors
+
+
+FORUM = group_chat(-1004, "Wiki forum", forum=True)
+
+
+async def test_a_button_pressed_in_a_forum_topic_answers_in_that_topic(core, server):
+    async with running(core, server):
+        hlep = message(BEN, f"/hlep@{BOT_USERNAME}", FORUM, topic=12)
+        [suggestion] = await say(server, hlep, FORUM["id"])
+        [answer] = await say(server, press(BEN, suggestion, "c:help"), FORUM["id"])
+        forgte = message(BEN, f"/forgte@{BOT_USERNAME}", FORUM, topic=12)
+        [bound] = await say(server, forgte, FORUM["id"])
+        [(_, data)] = buttons(bound)
+        [notice] = await say(server, press(BEN, bound, data), FORUM["id"])
+    for sent in (suggestion, answer, notice):
+        assert sent.fields["message_thread_id"] == "12"
+    assert answer.fields["reply_parameters"]["message_id"] == suggestion.result["message_id"]
+    assert notice.fields["reply_parameters"]["message_id"] == bound.result["message_id"]
+    assert "What I can do" in answer.fields["text"]
+    [question] = server.sent(chat_id=BEN.id)
+    assert "message_thread_id" not in question.fields
+
+
+async def test_an_anonymous_admin_looks_things_up_but_is_no_person(core, server):
+    def as_group(text: str) -> dict:
+        return message(GROUP_ANONYMOUS_BOT, text, GROUP, sender_chat=GROUP)
+
+    async with running(core, server):
+        [refused] = await say(server, as_group(f"/offer@{BOT_USERNAME} 46"), GROUP["id"])
+        [found] = await say(server, as_group(f"/capacities@{BOT_USERNAME}"), GROUP["id"])
+        [done] = await say(server, as_group(f"/roomlanguage@{BOT_USERNAME} pt-br"), GROUP["id"])
+    assert "Send this as yourself" in refused.fields["text"]
+    assert Translator("en")("Capacities") in found.fields["text"]
+    assert "Only an admin" not in done.fields["text"]
+    assert server.sent("getChatMember") == []
+    with Session(core.engine) as session:
+        assert session.exec(select(Person)).all() == []
+        assert session.exec(select(Room.locale)).all() == ["pt_BR"]
+
+
+async def test_a_channel_is_no_person_and_no_admin_and_its_forwards_are_ignored(core, server):
+    channel = channel_chat(-1005, "Wiki news")
+    channel_bot = TelegramUser(136817688, "Channel", "Channel_Bot", None, is_bot=True)
+    forwarded = message(TELEGRAM_SERVICE, f"/capacities@{BOT_USERNAME}", GROUP, sender_chat=channel)
+    forwarded["message"]["is_automatic_forward"] = True
+    async with running(core, server):
+        await server.push(forwarded)
+        as_channel = message(
+            channel_bot, f"/roomlanguage@{BOT_USERNAME} ar", GROUP, sender_chat=channel
+        )
+        [refused] = await say(server, as_channel, GROUP["id"])
+        offer = message(channel_bot, f"/offer@{BOT_USERNAME} 46", GROUP, sender_chat=channel)
+        [yourself] = await say(server, offer, GROUP["id"])
+    assert len(server.sent(chat_id=GROUP["id"])) == 2  # nothing for the forward
+    assert "Only an admin" in refused.fields["text"]
+    assert "Send this as yourself" in yourself.fields["text"]
+    with Session(core.engine) as session:
+        assert session.exec(select(Person)).all() == []
+
+
+ISOLATES = re.compile("[\u2066-\u2069]")
+
+
+async def test_a_name_that_looks_like_a_handle_is_never_shown_as_one(core, server):
+    zed = TelegramUser(104, "@zed", None, "en")
+    async with running(core, server):
+        await say(server, message(zed, "/need communication a workshop", GROUP), GROUP["id"])
+        [to_helper] = await say(server, message(BEN, "/helpwith 1", GROUP), BEN.id)
+        [to_author] = await server.wait_sent(1, chat_id=zed.id)
+    text = ISOLATES.sub("", to_helper.fields["text"])
+    assert f'<a href="tg://user?id={zed.id}">@zed</a>' in text
+    assert "@zed on Telegram" not in text
+    assert "@ben on Telegram" in ISOLATES.sub("", to_author.fields["text"])  # a real handle
+    with Session(core.engine) as session:
+        handles = dict(session.exec(select(ChatIdentity.account_id, ChatIdentity.handle)).all())
+    assert handles == {str(zed.id): None, str(BEN.id): "@ben"}
+
+
+async def test_a_large_mydata_is_one_document_with_a_one_line_caption(core, server):
+    async with running(core, server):
+        for n in range(8):
+            need = f"/need communication {n} a workshop &<> " + "x&<>" * 200
+            await say(server, message(BEN, need, GROUP), GROUP["id"])
+        before = len(server.sent(chat_id=BEN.id))
+        [profile] = await say(server, message(BEN, "/mydata"), BEN.id)
+        [document] = await server.wait_sent(1, "sendDocument")
+    assert len(server.sent(chat_id=BEN.id)) == before + 1  # the profile, then only the file
+    assert "capx-mydata" not in profile.fields["text"]
+    assert document.fields["caption"] == "Everything I keep about you, as JSON:"
+    assert document.fields["parse_mode"] == "HTML"
+    exported = json.loads(document.fields["document"]["data"])
+    assert len(exported["needs"]) == 8

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+from html import escape, unescape
 from html.parser import HTMLParser
 
 from hypothesis import given
@@ -80,32 +82,68 @@ def test_size_counts_utf16_units_as_telegram_does():
     assert messages.size("a😀") == 3
 
 
-def test_long_lists_are_paged_with_the_title_on_each_page():
-    reply = Reply(
-        title="Helpers",
-        paragraphs=("Ranked by fit.",),
-        items=tuple(Item(f"person {n}") for n in range(25)),
-        links=(Link("More", "https://example.org"),),
+def test_size_counts_the_text_after_parsing_tags_and_entities():
+    assert messages.size('<b>&amp;</b> <a href="https://x.org/?a=1&amp;b=2">&lt;😀&gt;</a>') == 6
+
+
+@given(
+    text=st.text(alphabet=st.sampled_from([*"&<>\"'ab😀"]), min_size=1, max_size=2000),
+    limit=st.integers(min_value=80, max_value=300),
+)
+def test_text_full_of_entities_takes_as_few_messages_as_its_visible_length_needs(text, limit):
+    parts = messages.split_html(f"<i>{escape(text)}</i>", limit)
+    visible = messages.units(text)
+    # A cut falls between characters, and an emoji is two units: at most one lost a part.
+    assert math.ceil(visible / limit) <= len(parts) <= math.ceil(visible / (limit - 1))
+    assert all(messages.size(part) <= limit for part in parts)
+    assert (
+        "".join(unescape(part.removeprefix("<i>").removesuffix("</i>")) for part in parts) == text
     )
-    pages = messages.pages(reply)
-    assert len(pages) == 3
-    assert all(page.startswith("<b>Helpers</b>") for page in pages)
-    assert "Ranked by fit." in pages[0] and "Ranked by fit." not in pages[1]
-    assert "example.org" in pages[2] and "example.org" not in pages[0]
-    assert [page.count("•") for page in pages] == [10, 10, 5]
 
 
-def test_a_list_of_ten_or_fewer_items_is_one_page():
-    reply = Reply(items=tuple(Item(str(n)) for n in range(messages.PAGE_ITEMS)))
-    assert messages.pages(reply) == [render_html(reply)]
+@given(
+    text=st.text(alphabet=st.sampled_from([*"&<> \n"]), min_size=1, max_size=300),
+    limit=st.integers(min_value=80, max_value=300),
+)
+def test_text_within_the_limit_once_parsed_is_one_message(text, limit):
+    text = text[:limit].strip() or "&"
+    assert messages.split_html(escape(text), limit) == [escape(text)]
 
 
-def test_the_page_row_has_arrows_only_where_there_is_somewhere_to_go():
-    assert messages.page_buttons(0, 3) == [("1/3", "-"), ("›", "p:1")]
-    assert messages.page_buttons(1, 3) == [("‹", "p:0"), ("2/3", "-"), ("›", "p:2")]
-    assert messages.page_buttons(2, 3) == [("‹", "p:1"), ("3/3", "-")]
+def test_ten_long_needs_full_of_html_characters_take_four_messages_not_twenty_one():
+    need = "&<> " * 250
+    reply = Reply(
+        title="Open needs",
+        items=tuple(Item(f"#{n} · communication", f"{need}— Ana, 2026-11-21") for n in range(10)),
+    )
+    html = messages.pages(reply)[0]
+    parts = messages.split_html(html)
+    assert messages.size(html) > 2 * messages.MESSAGE_LIMIT  # 10,421: three messages at least
+    assert all(messages.size(part) <= messages.MESSAGE_LIMIT for part in parts)
+    # Each need is about a quarter of a message, and cuts fall at line breaks: one more.
+    assert len(parts) == 4
 
 
-def test_button_data_holds_the_command_when_it_fits_in_64_bytes():
+def test_a_line_break_far_back_is_not_worth_a_short_message():
+    html = "<b>Title</b>\n" + "word " * 100
+    parts = messages.split_html(html, 100)
+    assert parts[0].startswith("<b>Title</b>\nword") and messages.size(parts[0]) > 90
+
+
+def test_button_data_holds_the_line_or_the_token_and_fits_in_64_bytes():
     assert messages.button_data(Button("Help", "help find")) == "c:help find"
+    assert messages.button_data(Button("Forget", token="Zm9yZ2V0LW1l")) == "b:Zm9yZ2V0LW1l"
     assert messages.button_data(Button("Long", "offer " + "é" * 40)) is None
+
+
+def test_a_document_caption_is_the_first_line_of_the_first_paragraph_escaped():
+    reply = Reply(paragraphs=("Everything <I> keep & more:\nsecond line", "{...}"))
+    assert messages.caption(reply) == "Everything &lt;I&gt; keep &amp; more:"
+    long = messages.caption(Reply(paragraphs=("x" * 5000,)))
+    assert messages.size(long) == messages.CAPTION_LIMIT and long.endswith("…")
+
+
+def test_an_alert_is_plain_text_within_200_characters():
+    reply = Reply(paragraphs=("This button is not yours: " + "😀" * 300,))
+    alert = messages.alert(reply)
+    assert alert.startswith("This button is not yours") and messages.units(alert) <= 200

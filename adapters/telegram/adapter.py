@@ -5,6 +5,20 @@ Updates arrive by long polling (the default) or by webhook. Each one is handled 
 database, so a restart neither repeats nor loses an update. No decision about capacities or
 profiles is made here: commands go to the core, replies come back as structure and are
 rendered as Telegram HTML with inline buttons.
+
+Who speaks: a person is their Telegram user id. A message with ``sender_chat`` (an anonymous
+group admin posting as the group, someone posting as a channel) is no person: its actor is
+anonymous, with the account id ``chat:<id of that chat>``, and a room admin only when that
+chat is the group itself. Automatic forwards from a linked channel are ignored.
+
+Buttons: ``c:<line>`` runs a look-up line as if the presser typed it; ``b:<token>`` hands the
+core the token of a button it keeps (it checks who may press it, and whether it expired).
+Answers to a press go to the chat and forum topic of the message holding the button; the
+core's ephemeral answer (not yours, expired) is the press's alert, for the presser alone.
+Private answers the bot may not deliver yet are held in the database for a deep link.
+
+Nothing a person wrote reaches a log: failures are logged as their type and place
+(:func:`core.logs.describe`), Telegram's refusals with anything quoted in them blanked.
 """
 
 from __future__ import annotations
@@ -12,11 +26,12 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import secrets
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
 from aiohttp import web
@@ -52,8 +67,17 @@ from adapters.telegram import messages
 from adapters.telegram.menus import menus
 from core.dispatch import Core
 from core.i18n import Translator, negotiate
+from core.logs import describe
 from core.parsing import split_command_line
-from core.types import Actor, Button, Conversation, Incoming, Reply
+from core.types import (
+    Actor,
+    Button,
+    Conversation,
+    Incoming,
+    Reply,
+    replies_from_json,
+    replies_to_json,
+)
 from storage import chats
 
 log = logging.getLogger(__name__)
@@ -66,6 +90,12 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_IN_FLIGHT = 16
 """Updates handled at once (each chat's in order)."""
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+HELD_FOR = timedelta(hours=1)
+"""How long answers wait for a person the bot may not write to yet."""
+NOT_PERSONS = {1087968824, 777000}
+"""Telegram's GroupAnonymousBot and its service account (automatic forwards): shared by many
+senders, so never one person."""
+_QUOTED = re.compile(r'"[^"]*"')
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -149,16 +179,22 @@ class _Bot(ExtBot[None]):
 
 @dataclass
 class _Origin:
-    """Where a command came from, and so where its public answers go."""
+    """Where a command came from, and so where its public answers go; ``user_id`` is the
+    person's private chat, None for an anonymous sender (who has none: their private answers
+    stay in place)."""
 
     chat_id: int
-    user_id: int
+    user_id: int | None
     is_direct: bool
     message_id: int | None = None
     thread_id: int | None = None
 
 
 class TelegramAdapter:
+    """One bot account served until :meth:`run` is cancelled; state that must outlive a
+    restart (the offset, buttons, held answers) is in the database, the rest (admin checks,
+    pages of long lists) in memory."""
+
     name = PLATFORM
 
     def __init__(self, core: Core, settings: TelegramSettings) -> None:
@@ -174,8 +210,6 @@ class TelegramAdapter:
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._admins: _Kept[tuple[int, int], bool] = _Kept(4096, settings.admin_cache_seconds)
         self._pages: _Kept[tuple[int, int], list[str]] = _Kept(1024, 24 * 3600)
-        self._commands: _Kept[str, str] = _Kept(4096, 24 * 3600)
-        self._held: _Kept[str, tuple[int, list[Reply]]] = _Kept(256, 3600)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -234,7 +268,9 @@ class TelegramAdapter:
                     menu.commands, scope=menu.scope, language_code=menu.language_code
                 )
             except TelegramError as error:
-                log.warning("could not set the %s command menu: %s", menu.language_code, error)
+                log.warning(
+                    "could not set the %s command menu: %s", menu.language_code, _told(error)
+                )
 
     async def _poll(self) -> None:
         assert self.bot is not None
@@ -251,7 +287,7 @@ class TelegramAdapter:
                 ) from None
             except TelegramError as error:
                 delay = backoff.next_delay()
-                log.warning("getUpdates failed (%s); trying again in %.0f s", error, delay)
+                log.warning("getUpdates failed (%s); trying again in %.0f s", _told(error), delay)
                 await asyncio.sleep(delay)
                 continue
             backoff.reset()
@@ -317,8 +353,8 @@ class TelegramAdapter:
             await asyncio.wait([after])
         try:
             await self._on_update(update)
-        except Exception:
-            log.exception("update %d failed", update.update_id)
+        except Exception as error:
+            log.error("update %d failed: %s", update.update_id, describe(error))
 
     def _forget(self, update_id: int, chat: int, task: asyncio.Task[None]) -> None:
         self._slots.release()
@@ -360,8 +396,10 @@ class TelegramAdapter:
             await self._move_room(message.migrate_from_chat_id, chat.id)
             return
         user = message.from_user
-        if user is None or (user.is_bot and not _anonymous_admin(message)):
-            return
+        if user is None or message.is_automatic_forward:
+            return  # a channel's post, or its copy in the channel's discussion group
+        if user.is_bot and message.sender_chat is None:
+            return  # another bot (anonymous senders come as bots, with a sender chat)
         direct = chat.type == ChatType.PRIVATE
         text = message.text or ""
         entity = (message.entities or (None,))[0]
@@ -380,49 +418,59 @@ class TelegramAdapter:
                 await self._hint(chat.id, user)
             return
         command, arguments = split_command_line(line)
+        if direct and command == "start" and await self._deliver_held(arguments, user.id):
+            return
+        actor = await self._actor(user, chat, message)
         origin = _Origin(
             chat.id,
-            user.id,
+            None if actor.is_anonymous else user.id,
             direct,
             message.message_id,
             message.message_thread_id if message.is_topic_message else None,
         )
-        if direct and command == "start" and await self._deliver_held(arguments, user.id):
-            return
-        actor = await self._actor(user, chat, message)
-        await self._run(actor, chat, origin, command, arguments, str(update_id))
+        incoming = _incoming(actor, chat, origin, str(update_id), command, arguments)
+        await self._deliver(await self.core.handle_async(incoming), origin)
 
     async def _on_press(self, query: CallbackQuery) -> None:
+        """A button pressed: a page turned here, anything else run by the core. The query is
+        answered once, after the core has answered: with the core's ephemeral reply as an
+        alert for the presser alone, when there is one. The other answers go to the chat of
+        the message holding the button, in its forum topic, in reply to it in a group."""
         data = query.data or ""
-        message = query.message if isinstance(query.message, Message) else None
-        t = Translator(negotiate([query.from_user.language_code]))
-        expired = t("This button has expired. Please send the command again.")
-        if data.startswith(messages.PAGE) and message is not None:
-            await self._turn_page(query, message, data, expired)
+        holder = query.message  # inaccessible (no text, no topic) when older than 48 hours
+        if data.startswith(messages.PAGE) and isinstance(holder, Message):
+            await self._turn_page(query, holder, data)
             return
-        if data.startswith(messages.RUN):
-            line: str | None = data.removeprefix(messages.RUN)
-        elif data.startswith(messages.KEPT):
-            line = self._commands.get(data.removeprefix(messages.KEPT))
-        else:
-            line = None
-        if line is None or message is None:
-            await self._answer(query, expired if data != messages.NOTHING else None)
+        if holder is None or not data.startswith((messages.RUN, messages.BOUND)):
+            await self._answer(query, None if data == messages.NOTHING else _expired(query))
             return
-        await self._answer(query, None)
-        chat = message.chat
-        user = query.from_user
-        origin = _Origin(chat.id, user.id, chat.type == ChatType.PRIVATE)
-        command, arguments = split_command_line(line)
-        actor = await self._actor(user, chat, None)
-        await self._run(actor, chat, origin, command, arguments, f"press:{query.id}")
+        chat, user = holder.chat, query.from_user
+        direct = chat.type == ChatType.PRIVATE
+        in_topic = isinstance(holder, Message) and holder.is_topic_message
+        topic = holder.message_thread_id if isinstance(holder, Message) and in_topic else None
+        origin = _Origin(chat.id, user.id, direct, None if direct else holder.message_id, topic)
+        event = f"press:{query.id}"
+        replies: list[Reply] = []
+        try:
+            actor = await self._actor(user, chat, None)
+            if data.startswith(messages.BOUND):
+                pressed = data.removeprefix(messages.BOUND)
+                incoming = _incoming(actor, chat, origin, event, pressed=pressed)
+            else:
+                line = split_command_line(data.removeprefix(messages.RUN))
+                incoming = _incoming(actor, chat, origin, event, *line)
+            replies = await self.core.handle_async(incoming)
+        finally:
+            alert = next((reply for reply in replies if reply.ephemeral), None)
+            await self._answer(query, messages.alert(alert) if alert else None, alert=True)
+        await self._deliver([reply for reply in replies if reply is not alert], origin)
 
-    async def _turn_page(self, query: CallbackQuery, message: Message, data: str, expired: str):
+    async def _turn_page(self, query: CallbackQuery, message: Message, data: str) -> None:
         assert self.bot is not None
         paged = self._pages.get((message.chat.id, message.message_id))
         number = data.removeprefix(messages.PAGE)
         if paged is None or not number.isdigit() or int(number) >= len(paged):
-            await self._answer(query, expired)
+            await self._answer(query, _expired(query))
             return
         page = int(number)
         await self._answer(query, None)
@@ -437,13 +485,15 @@ class TelegramAdapter:
                 reply_markup=markup,
             )
         except TelegramError as error:
-            log.info("could not turn a page in chat %s: %s", message.chat.id, error)
+            log.info("could not turn a page in chat %s: %s", message.chat.id, _told(error))
 
-    async def _answer(self, query: CallbackQuery, text: str | None) -> None:
+    async def _answer(self, query: CallbackQuery, text: str | None, alert: bool = False) -> None:
+        """Answer ``query`` (Telegram wants each press answered once): ``text`` as a toast,
+        or as an alert when ``alert``; nothing shown without text."""
         try:
-            await query.answer(text)
+            await query.answer(text, show_alert=bool(text) and alert)
         except TelegramError as error:
-            log.info("could not answer a button press: %s", error)
+            log.info("could not answer a button press: %s", _told(error))
 
     async def _on_membership(self, change: ChatMemberUpdated) -> None:
         chat = change.chat
@@ -469,18 +519,31 @@ class TelegramAdapter:
     # -- the core --------------------------------------------------------------------------
 
     async def _actor(self, user: User, chat: Chat, message: Message | None) -> Actor:
+        """Who sent ``message`` (or pressed a button, without one): the person ``user``, or,
+        for a message sent as a chat, an anonymous actor named after that chat."""
+        sender = message.sender_chat if message is not None else None
+        if sender is not None or user.id in NOT_PERSONS:
+            source = sender or chat
+            return Actor(
+                platform=PLATFORM,
+                account_id=f"chat:{source.id}",
+                display_name=source.effective_name or "",
+                locale_hint=user.language_code,
+                is_room_admin=sender is not None and sender.id == chat.id,
+                is_anonymous=True,
+            )
         return Actor(
             platform=PLATFORM,
             account_id=str(user.id),
             display_name=user.full_name,
             handle=f"@{user.username}" if user.username else None,
             locale_hint=user.language_code,
-            is_room_admin=await self._is_room_admin(chat, user, message),
+            is_room_admin=await self._is_room_admin(chat, user),
         )
 
-    async def _is_room_admin(self, chat: Chat, user: User, message: Message | None) -> bool:
+    async def _is_room_admin(self, chat: Chat, user: User) -> bool:
         """In a private chat, the person is its admin; in a group, Telegram says (cached)."""
-        if chat.type == ChatType.PRIVATE or (message is not None and _anonymous_admin(message)):
+        if chat.type == ChatType.PRIVATE:
             return True
         known = self._admins.get((chat.id, user.id))
         if known is None:
@@ -488,32 +551,19 @@ class TelegramAdapter:
             try:
                 member = await self.bot.get_chat_member(chat.id, user.id)
             except TelegramError as error:
-                log.info("could not check admins of chat %s: %s", chat.id, error)
+                log.info("could not check admins of chat %s: %s", chat.id, _told(error))
                 return False
             known = member.status in ROOM_ADMINS
             self._admins.put((chat.id, user.id), known)
         return known
-
-    async def _run(
-        self, actor: Actor, chat: Chat, origin: _Origin, command: str, arguments: str, event: str
-    ) -> None:
-        conversation = Conversation(
-            PLATFORM,
-            str(chat.id),
-            is_direct=origin.is_direct,
-            thread_id=str(origin.thread_id) if origin.thread_id else None,
-            title=chat.title,
-        )
-        incoming = Incoming(actor, conversation, command, arguments, event_id=event)
-        replies = await self.core.handle_async(incoming)
-        await self._deliver(replies, origin)
 
     # -- sending ---------------------------------------------------------------------------
 
     async def _deliver(self, replies: list[Reply], origin: _Origin) -> None:
         """Send each reply where it belongs. In a group, the notice that answers went private
         gets a button to the private chat; when they could not go (the person never opened a
-        chat with the bot), they are held, and the button's deep link delivers them."""
+        chat with the bot), they are held in the database, and the button's deep link
+        delivers them."""
         held: list[Reply] = []
         notices: list[Reply] = []
         for reply in replies:
@@ -522,21 +572,24 @@ class TelegramAdapter:
             elif reply.recipient is not None:
                 if reply.recipient.platform == PLATFORM:
                     await self._send(int(reply.recipient.account_id), reply)
-            elif reply.private and not origin.is_direct:
+            elif reply.private and not origin.is_direct and origin.user_id is not None:
                 if not await self._send(origin.user_id, reply):
                     held.append(reply)
             else:
                 await self._send(
                     origin.chat_id, reply, reply_to=origin.message_id, thread_id=origin.thread_id
                 )
-        for notice in notices:
+        for notice in notices if origin.user_id is not None else ():
             await self._send_notice(notice, origin, held)
 
     async def _send_notice(self, notice: Reply, origin: _Origin, held: list[Reply]) -> None:
         t = Translator(notice.locale)
-        if held:
-            token = secrets.token_urlsafe(12)
-            self._held.put(token, (origin.user_id, held))
+        if held and origin.user_id is not None:
+            expires = self.core.clock() + HELD_FOR
+            hold = chats.hold_replies
+            content = replies_to_json(held)
+            account = str(origin.user_id)
+            token = await self.core.in_database(hold, PLATFORM, account, content, expires)
             text = t("I cannot write to you privately yet. Open a chat with me to get my answer.")
             notice = Reply(paragraphs=(text,), locale=notice.locale)
             link = f"https://t.me/{self.username}?start={token}"
@@ -553,12 +606,15 @@ class TelegramAdapter:
 
     async def _deliver_held(self, token: str, user_id: int) -> bool:
         """Send the answers held under ``token`` (a deep link's payload), if they are for
-        ``user_id``; whether there were any."""
-        held = self._held.get(token) if token else None
-        if held is None or held[0] != user_id:
+        ``user_id`` and still kept (not expired, not erased by ``forget``); whether there
+        were any. They are taken once."""
+        if not token:
             return False
-        self._held.pop(token)
-        for reply in held[1]:
+        take, now = chats.take_held, self.core.clock()
+        content = await self.core.in_database(take, PLATFORM, str(user_id), token, now)
+        if content is None:
+            return False
+        for reply in replies_from_json(content):
             await self._send(user_id, reply)
         return True
 
@@ -571,37 +627,49 @@ class TelegramAdapter:
         thread_id: int | None = None,
         extra_row: list[InlineKeyboardButton] | None = None,
     ) -> bool:
-        """Send one reply to ``chat_id``: long text split, long lists paged, choices as
-        buttons, the attachment as a document. Whether it was delivered; a chat that cannot be
+        """Send one reply to ``chat_id`` (in forum topic ``thread_id``): long text split, long
+        lists paged, choices as buttons, the attachment as a document; a reply with an
+        attachment whose text would need several messages goes as the document alone, with
+        its first line as the caption. Whether it was delivered; a chat that cannot be
         reached is recorded, not retried."""
         assert self.bot is not None
         paged = messages.pages(reply)
         texts = paged[:1] if len(paged) > 1 else messages.split_html(paged[0])
-        choices = [[self._choice(button)] for button in reply.buttons]
+        choices = [[button] for button in map(_choice, reply.buttons) if button is not None]
         navigation = messages.page_buttons(0, len(paged)) if len(paged) > 1 else []
         rows = [*choices, *([_buttons(navigation)] if navigation else []), extra_row or []]
         markup = InlineKeyboardMarkup([row for row in rows if row]) if any(rows) else None
+        answering = (
+            ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
+        )
+        attachment = reply.attachment
         try:
+            if attachment is not None and len(texts) > 1:
+                await self.bot.send_document(
+                    chat_id,
+                    InputFile(attachment.data, filename=attachment.filename),
+                    caption=messages.caption(reply),
+                    parse_mode=ParseMode.HTML,
+                    message_thread_id=thread_id,
+                    reply_parameters=answering,
+                    reply_markup=markup,
+                )
+                return True
             for n, text in enumerate(texts):
-                last = n == len(texts) - 1
                 sent = await self.bot.send_message(
                     chat_id,
                     text,
                     parse_mode=ParseMode.HTML,
                     link_preview_options=NO_PREVIEW,
                     message_thread_id=thread_id,
-                    reply_parameters=(
-                        ReplyParameters(reply_to, allow_sending_without_reply=True)
-                        if reply_to and n == 0
-                        else None
-                    ),
-                    reply_markup=markup if last else None,
+                    reply_parameters=answering if n == 0 else None,
+                    reply_markup=markup if n == len(texts) - 1 else None,
                 )
             if len(paged) > 1:
                 self._pages.put((chat_id, sent.message_id), paged)
-            if reply.attachment is not None:
-                document = InputFile(reply.attachment.data, filename=reply.attachment.filename)
-                await self.bot.send_document(chat_id, document)
+            if attachment is not None:
+                document = InputFile(attachment.data, filename=attachment.filename)
+                await self.bot.send_document(chat_id, document, message_thread_id=thread_id)
         except ChatMigrated as moved:
             await self._move_room(chat_id, moved.new_chat_id)
             return await self._send(moved.new_chat_id, reply, extra_row=extra_row)
@@ -612,20 +680,12 @@ class TelegramAdapter:
             if "chat not found" in error.message.lower():
                 await self._unreachable(chat_id, "chat not found")
             else:
-                log.warning("Telegram refused a message to chat %s: %s", chat_id, error.message)
+                log.warning("Telegram refused a message to chat %s: %s", chat_id, _told(error))
             return False
         except NetworkError as error:
-            log.warning("could not send to chat %s: %s", chat_id, error)
+            log.warning("could not send to chat %s: %s", chat_id, _told(error))
             return False
         return True
-
-    def _choice(self, button: Button) -> InlineKeyboardButton:
-        data = messages.button_data(button)
-        if data is None:
-            key = secrets.token_urlsafe(9)
-            self._commands.put(key, button.command)
-            data = messages.KEPT + key
-        return InlineKeyboardButton(button.label, callback_data=data)
 
     async def _unreachable(self, chat_id: int, reason: str) -> None:
         record = chats.mark_unreachable
@@ -633,9 +693,47 @@ class TelegramAdapter:
             log.info("chat %s cannot be reached (%s); recorded", chat_id, reason)
 
 
-def _anonymous_admin(message: Message) -> bool:
-    """A group admin who posts as the group itself."""
-    return message.sender_chat is not None and message.sender_chat.id == message.chat.id
+def _incoming(
+    actor: Actor,
+    chat: Chat,
+    origin: _Origin,
+    event: str,
+    command: str = "",
+    arguments: str = "",
+    pressed: str | None = None,
+) -> Incoming:
+    """What the core gets: ``command`` and ``arguments``, or the token of a ``pressed``
+    button, said by ``actor`` in ``chat`` (in ``origin``'s forum topic)."""
+    conversation = Conversation(
+        PLATFORM,
+        str(chat.id),
+        is_direct=origin.is_direct,
+        thread_id=str(origin.thread_id) if origin.thread_id else None,
+        title=chat.title,
+    )
+    return Incoming(actor, conversation, command, arguments, event_id=event, pressed=pressed)
+
+
+def _choice(button: Button) -> InlineKeyboardButton | None:
+    """``button`` as an inline button; None (and a log line) for one whose data cannot fit."""
+    data = messages.button_data(button)
+    if data is None:
+        log.warning(
+            "left out a button whose callback data is over %d bytes", messages.CALLBACK_LIMIT
+        )
+        return None
+    return InlineKeyboardButton(button.label, callback_data=data)
+
+
+def _expired(query: CallbackQuery) -> str:
+    t = Translator(negotiate([query.from_user.language_code]))
+    return t("This button has expired. Please send the command again.")
+
+
+def _told(error: TelegramError) -> str:
+    """What Telegram said, for a log line: anything it quoted (a piece of our text) blanked."""
+    said = _QUOTED.sub('"…"', error.message)
+    return f"{type(error).__name__}: {said}"
 
 
 def _in_chat(member: ChatMember) -> bool:

@@ -1,36 +1,50 @@
 """Core replies as Telegram messages: HTML text within Telegram's size limit, lists in pages,
 and choices as inline buttons. Pure functions; the adapter sends what they return.
 
+Sizes are measured as Telegram measures them, on the text after parsing the HTML: tags count
+nothing, an entity (``&amp;``) counts as the one character it stands for, and every character
+counts in UTF-16 code units.
+
 Callback data (at most 64 bytes) says what a button does:
-``c:<command line>`` runs the command line as if its presser typed it; ``k:<key>`` does the
-same for a command line too long for the button, kept by the adapter under ``key``;
-``p:<n>`` shows page ``n`` of the list the message belongs to; ``-`` does nothing (the page
-counter).
+``c:<command line>`` runs the command line as if its presser typed it; ``b:<token>`` presses
+a button the core keeps under ``token`` (it checks who may press it); ``p:<n>`` shows page
+``n`` of the list the message belongs to; ``-`` does nothing (the page counter).
 """
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import replace
 
-from adapters.render import render_html
+from adapters.render import render_html, render_plain
 from core.types import Button, Reply
 
 MESSAGE_LIMIT = 4096
 """Telegram's limit on a message's text, in UTF-16 code units after parsing."""
+CAPTION_LIMIT = 1024
+"""Telegram's limit on a document's caption, counted the same way."""
+ALERT_LIMIT = 200
+"""Telegram's limit on the text of a callback query's answer."""
 PAGE_ITEMS = 10
 CALLBACK_LIMIT = 64
 """Telegram's limit on a button's callback data, in bytes."""
-RUN, KEPT, PAGE, NOTHING = "c:", "k:", "p:", "-"
+RUN, BOUND, PAGE, NOTHING = "c:", "b:", "p:", "-"
 
 _TOKEN = re.compile(r"<[^>]*>|&[#\w]+;|\n|[^\S\n]+|[^<&\s]+|[<&]")
 _TAG = re.compile(r"<[^>]*>")
 _TAG_NAME = re.compile(r"</?([a-z]+)")
 
 
-def size(text: str) -> int:
-    """The length Telegram counts: UTF-16 code units."""
+def units(text: str) -> int:
+    """The length of plain ``text`` in UTF-16 code units."""
     return len(text.encode("utf-16-le")) // 2
+
+
+def size(html_text: str) -> int:
+    """The length Telegram counts for ``html_text``: its visible text (no tags, entities as
+    the characters they stand for), in UTF-16 code units."""
+    return units(html.unescape(_TAG.sub("", html_text)))
 
 
 def pages(reply: Reply) -> list[str]:
@@ -58,52 +72,64 @@ def pages(reply: Reply) -> list[str]:
     return paged
 
 
-def split_html(html: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """``html`` as messages of at most ``limit`` each, cut at a line break where one is near,
-    else between words, never inside a tag or an entity. A tag open at a cut is closed before
-    it and opened again after it, so each message is well-formed. Nothing is left out."""
-    if size(html) <= limit:
-        return [html]
+def split_html(html_text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """``html_text`` as messages whose :func:`size` is at most ``limit`` each, cut at a line
+    break when one is near (no more than a quarter of ``limit`` back), else between words
+    (inside a word longer than that quarter), never inside a tag or an entity. A tag open
+    at a cut is closed before it and opened again after it, so each message is well-formed.
+    Nothing is left out but the line breaks at the cuts."""
+    if size(html_text) <= limit:
+        return [html_text]
     found: list[str] = []
-    current = ""
+    current: list[str] = []  # the tokens of the message being filled
+    used = 0  # their size
     opened: list[tuple[str, str]] = []  # (name, opening tag), innermost last
-    last_break: tuple[int, list[tuple[str, str]]] | None = None  # where, and what was open
-    for token in _tokens(html, limit):
-        name = _tag_name(token)
-        reserve = _closing(opened) + (f"</{name}>" if name and token[1] != "/" else "")
-        while _has_text(current) and size(current) + size(token) + size(reserve) > limit:
-            if last_break is not None:
-                at, was_open = last_break
-                found.append(current[:at] + _closing(was_open))
-                current = "".join(tag for _, tag in was_open) + current[at + 1 :]
+    last_break: tuple[int, int, list[tuple[str, str]]] | None = None  # index, size, open tags
+    for token in _tokens(html_text, limit):
+        weight = _weight(token)
+        while used and used + weight > limit:
+            if last_break is not None and used - last_break[1] <= limit // 4:
+                at, before, was_open = last_break
+                found.append("".join(current[:at]) + _closing(was_open))
+                current = [tag for _, tag in was_open] + current[at + 1 :]
+                used -= before + 1
             else:
-                found.append(current + _closing(opened))
-                current = "".join(tag for _, tag in opened)
+                found.append("".join(current) + _closing(opened))
+                current = [tag for _, tag in opened]
+                used = 0
             last_break = None
         if token == "\n":
-            last_break = (len(current), list(opened))
-        current += token
+            last_break = (len(current), used, list(opened))
+        current.append(token)
+        used += weight
+        name = _tag_name(token)
         if name and token[1] == "/":
             opened.pop()
         elif name:
             opened.append((name, token))
-    found.append(current)
+    found.append("".join(current))
     return [part.strip("\n") for part in found if _has_text(part)]
+
+
+def _weight(token: str) -> int:
+    if token.startswith("<"):
+        return 0 if len(token) > 1 else 1
+    return units(html.unescape(token)) if token.startswith("&") else units(token)
 
 
 def _closing(opened: list[tuple[str, str]]) -> str:
     return "".join(f"</{name}>" for name, _ in reversed(opened))
 
 
-def _has_text(html: str) -> bool:
-    return bool(_TAG.sub("", html).strip())
+def _has_text(html_text: str) -> bool:
+    return bool(_TAG.sub("", html_text).strip())
 
 
-def _tokens(line: str, limit: int) -> list[str]:
+def _tokens(text: str, limit: int) -> list[str]:
     """Tags, entities, spaces and words; a word longer than a quarter of ``limit`` is cut."""
     step = max(1, limit // 4)
     tokens: list[str] = []
-    for token in _TOKEN.findall(line):
+    for token in _TOKEN.findall(text):
         if token[0] in "<&" or len(token) <= step:
             tokens.append(token)
         else:
@@ -116,10 +142,33 @@ def _tag_name(token: str) -> str | None:
     return match.group(1) if match else None
 
 
+def cut(text: str, limit: int) -> str:
+    """Plain ``text`` within ``limit`` UTF-16 code units, ending in ``…`` when cut."""
+    if units(text) <= limit:
+        return text
+    kept = text[:limit]
+    while units(kept) > limit - 1:
+        kept = kept[:-1]
+    return kept + "…"
+
+
+def caption(reply: Reply) -> str:
+    """A one-line HTML caption for ``reply`` sent as its attachment alone: the first line of
+    its first paragraph (or of its title), within Telegram's caption limit."""
+    first = reply.paragraphs[0] if reply.paragraphs else reply.title or ""
+    return html.escape(cut(first.split("\n", 1)[0], CAPTION_LIMIT))
+
+
+def alert(reply: Reply) -> str:
+    """``reply`` as the plain text of a callback query's answer (an alert to the presser)."""
+    return cut(render_plain(reply, numbered_choices=False), ALERT_LIMIT)
+
+
 def button_data(button: Button) -> str | None:
-    """The callback data that runs ``button``'s command, or None when it does not fit (the
-    adapter then keeps the command line and uses ``k:<key>``)."""
-    data = RUN + button.command
+    """The callback data of ``button``: ``b:<token>`` for a button the core keeps, else
+    ``c:<command line>``; None when it does not fit in 64 bytes (the core keeps every line it
+    hands out within 48, so only a broken button is left out)."""
+    data = BOUND + button.token if button.token is not None else RUN + button.command
     return data if len(data.encode()) <= CALLBACK_LIMIT else None
 
 
