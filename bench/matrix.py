@@ -36,6 +36,7 @@ from nio import (
 
 from adapters.matrix import MatrixAdapter, MatrixSettings
 from core.dispatch import Core
+from core.limits import Limits
 from storage import migrate
 from storage.db import make_engine, unit_of_work
 from storage.demo import seed_demo
@@ -132,7 +133,7 @@ async def capx_bot(server: Synapse, directory: Path) -> tuple[str, Callable[[], 
     with unit_of_work(engine) as session:
         seed_reference(session)
         seed_demo(session)
-    core = Core(engine)
+    core = Core(engine, limits=Limits(commands_burst=10**9, needs_per_room_per_hour=10**9))
     settings = MatrixSettings(
         homeserver=server.url,
         user_id=user_id,

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
+import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from nio import (
@@ -15,6 +19,7 @@ from nio import (
     AsyncClientConfig,
     RoomCreateResponse,
     RoomMessageNotice,
+    RoomPreset,
     RoomSendResponse,
     SyncResponse,
 )
@@ -22,9 +27,11 @@ from sqlmodel import Session, select
 
 from adapters.base import AdapterStopped
 from adapters.matrix import MatrixAdapter, MatrixSettings
+from bots.cli import QUIET_LIBRARIES, configure_logging
 from core.dispatch import Core
-from core.i18n import Translator
-from storage.models import ChatIdentity, PersonCapacity
+from core.i18n import Translator, negotiate
+from storage import chats
+from storage.models import ChatIdentity, PersonCapacity, Room
 from tests import synapse_server
 from tests.synapse_server import Synapse
 
@@ -33,6 +40,7 @@ synapse_default_limits = synapse_server.synapse_default_limits
 _names = itertools.count(1)
 EN = Translator("en")
 MEGOLM = {"algorithm": "m.megolm.v1.aes-sha2"}
+ANSWERED_PRIVATELY = EN("I have answered you in a private message.")
 
 
 class Person:
@@ -103,14 +111,42 @@ class Person:
             await guest.until(lambda guest=guest: created.room_id in guest.client.rooms)
         return created.room_id
 
+    async def direct_room_with(
+        self, bot_id: str, *others: str, preset: RoomPreset = RoomPreset.trusted_private_chat
+    ) -> str:
+        """A new room made as direct (as Element makes one), inviting the bot and ``others``,
+        once the bot has joined it. (With ``trusted_private_chat``, room version 12 makes
+        everyone invited a creator too.)"""
+        created = await self.client.room_create(
+            is_direct=True, preset=preset, invite=[bot_id, *others]
+        )
+        assert isinstance(created, RoomCreateResponse), created
+        await self.until(lambda: bot_id in self.joined(created.room_id))
+        return created.room_id
+
     def joined(self, room_id: str) -> set[str]:
         room = self.client.rooms.get(room_id)
         return set(room.users) - set(room.invited_users) if room else set()
 
+    def elsewhere(self, room_id: str) -> list[RoomMessageNotice]:
+        """The notices this person got in rooms other than ``room_id``."""
+        return [n for n in self.notices if n.source["room_id"] != room_id]
+
     async def say(self, room_id: str, body: str, *, thread: str | None = None) -> str:
+        """Say ``body``; in ``thread`` as Element does (falling back to a reply to the thread's
+        latest event, here its root)."""
         content: dict[str, Any] = {"msgtype": "m.text", "body": body}
         if thread:
-            content["m.relates_to"] = {"rel_type": "m.thread", "event_id": thread}
+            content["m.relates_to"] = {
+                "rel_type": "m.thread",
+                "event_id": thread,
+                "is_falling_back": True,
+                "m.in_reply_to": {"event_id": thread},
+            }
+        return await self.send(room_id, content)
+
+    async def send(self, room_id: str, content: dict[str, Any]) -> str:
+        """Send an ``m.room.message`` of any shape; its event id."""
         sent = await self.client.room_send(
             room_id, "m.room.message", content, ignore_unverified_devices=True
         )
@@ -433,6 +469,234 @@ async def test_in_an_encrypted_room_the_bot_says_it_cannot_read_when_encryption_
 ):
     keys = tmp_path / "ana"
     async with group_room(core, synapse, bot, encrypted=True, ana_store=keys) as (ana, _, room):
+        with Session(core.engine) as session:  # the room's language, set before encryption
+            session.add(Room(platform="matrix", room_id=room, locale="pt-br"))
+            session.commit()
         await ana.say(room, "!capx help")
-        cannot = EN("I cannot read encrypted messages. Talk to me in a room without encryption.")
+        t = Translator(negotiate(["pt-br"]))
+        cannot = t("I cannot read encrypted messages. Talk to me in a room without encryption.")
         await ana.until(lambda: any(n.body == cannot for n in ana.notices))
+    assert cannot != EN(
+        "I cannot read encrypted messages. Talk to me in a room without encryption."
+    )
+
+
+def _state(server: Synapse, person: Person, room_id: str) -> dict[str, dict[str, Any]]:
+    """The room's state events as ``person`` may read them, by ``type`` (and state key)."""
+    path = f"/_matrix/client/v3/rooms/{quote(room_id)}/state"
+    events = server.request("GET", path, token=person.client.access_token)
+    return {f"{e['type']}|{e['state_key']}": e for e in events}
+
+
+def _direct_rooms(core: Core, account_id: str) -> list[str]:
+    with Session(core.engine) as session:
+        return chats.direct_rooms_of(session, "matrix", account_id)
+
+
+async def test_a_room_an_attacker_emptied_never_gets_private_answers(core, synapse, bot):
+    bot_id = synapse.user_id(bot[0])
+    async with (
+        running_bot(core, synapse, bot),
+        Person(synapse, "mallory") as mallory,
+        Person(synapse, "victim") as victim,
+    ):
+        # A public room "as direct" for the bot and the victim, which the attacker then leaves.
+        created = await mallory.client.room_create(
+            preset=RoomPreset.public_chat, is_direct=True, invite=[bot_id, victim.user_id]
+        )
+        assert isinstance(created, RoomCreateResponse)
+        room = created.room_id
+        await victim.until(lambda: room in victim.client.rooms)  # the victim accepts
+        await mallory.until(lambda: {bot_id, victim.user_id} <= mallory.joined(room))
+        await mallory.client.room_leave(room)
+        await victim.until(lambda: victim.joined(room) == {bot_id, victim.user_id})
+        ignored = await victim.say(room, "mydata")  # not a direct room: plain is not a command
+        edited = await victim.ask(room, "!capx offer communication")
+        exported = await victim.ask(room, "!capx mydata")
+        await victim.until(lambda: len(victim.elsewhere(room)) >= 3)  # 1 + 2 private answers
+        # The attacker comes back and reads the whole history.
+        await mallory.client.join(room)
+        path = f"/_matrix/client/v3/rooms/{quote(room)}/messages?dir=b&limit=100"
+        history = synapse.request("GET", path, token=mallory.client.access_token)["chunk"]
+    assert victim._reply_to(ignored) is None
+    assert edited.body == exported.body == ANSWERED_PRIVATELY
+    said_by_bot = [
+        e["content"].get("body")
+        for e in history
+        if e["sender"] == bot_id and e["type"] == "m.room.message"
+    ]
+    assert said_by_bot and set(said_by_bot) == {ANSWERED_PRIVATELY}
+    [direct] = {n.source["room_id"] for n in victim.elsewhere(room)}
+    assert any(
+        n.body.startswith(EN("Everything I keep about you, as JSON:"))
+        for n in victim.elsewhere(room)
+    )
+    assert _direct_rooms(core, victim.user_id) == [direct]
+    state = _state(synapse, victim, direct)
+    assert state["m.room.create|"]["sender"] == bot_id
+    assert state["m.room.join_rules|"]["content"]["join_rule"] == "invite"
+    assert state["m.room.history_visibility|"]["content"]["history_visibility"] == "invited"
+
+
+async def test_a_direct_room_a_person_made_takes_plain_commands_even_after_a_restart(
+    core, synapse, bot
+):
+    bot_id = synapse.user_id(bot[0])
+    async with Person(synapse, "ana") as ana:
+        async with running_bot(core, synapse, bot):
+            room = await ana.direct_room_with(bot_id)
+            helped = await ana.ask(room, "help")
+            edited = await ana.ask(room, "offer communication")  # private: answered in place
+        async with running_bot(core, synapse, bot):
+            shown = await ana.ask(room, "profile")
+            # Two members, but not made as direct: it needs the prefix, and private answers
+            # go to the direct room.
+            other = await ana.room_with(bot_id)
+            ignored = await ana.say(other, "help")
+            moved = await ana.ask(other, "!capx learn budgeting")
+            await ana.until(lambda: any("budget" in n.body.lower() for n in ana.elsewhere(other)))
+    assert helped.body.startswith(EN("What I can do"))
+    assert "communication" in edited.body.lower() and "communication" in shown.body.lower()
+    assert ana._reply_to(ignored) is None and moved.body == ANSWERED_PRIVATELY
+    assert {n.source["room_id"] for n in ana.elsewhere(other)} == {room}
+    assert _direct_rooms(core, ana.user_id) == [room]
+
+
+async def test_a_room_with_someone_else_invited_is_not_direct(core, synapse, bot):
+    bot_id = synapse.user_id(bot[0])
+    carol = synapse.register(f"carol{next(_names)}", "carol-password")  # never answers
+    async with running_bot(core, synapse, bot), Person(synapse, "ana") as ana:
+        crowded = await ana.direct_room_with(bot_id, carol, preset=RoomPreset.private_chat)
+        ignored = await ana.say(crowded, "help")
+        moved = await ana.ask(crowded, "!capx offer communication")
+        await ana.until(lambda: bool(ana.elsewhere(crowded)))
+        made = ana.elsewhere(crowded)[0].source["room_id"]  # the bot made it for the answer
+        # A direct room Ana made stops being one when someone else is invited to it.
+        room = await ana.direct_room_with(bot_id)
+        await ana.ask(room, "help")
+        await ana.client.room_invite(room, carol)
+        await ana.until(lambda: carol in ana.client.rooms[room].invited_users)
+        unanswered = await ana.say(room, "privacy")
+        again = await ana.ask(room, "!capx mydata")
+        await ana.until(lambda: len([n for n in ana.notices if n.source["room_id"] == made]) >= 2)
+        # The room Ana made as direct with Carol becomes direct once Carol's invite is gone.
+        await ana.client.room_kick(crowded, carol)
+        await ana.until(lambda: carol not in ana.client.rooms[crowded].invited_users)
+        later = await ana.ask(crowded, "help")
+    assert ana._reply_to(ignored) is None and ana._reply_to(unanswered) is None
+    assert moved.body == again.body == ANSWERED_PRIVATELY
+    assert later.body.startswith(EN("What I can do"))
+    assert made not in (crowded, room)
+    assert _direct_rooms(core, ana.user_id) == [made, crowded]
+
+
+async def test_a_command_in_a_reply_with_its_quoted_fallback_is_read(core, synapse, bot):
+    bot_id = synapse.user_id(bot[0])
+    async with group_room(core, synapse, bot) as (ana, ben, room):
+        question = await ben.say(room, "is the bot here?")
+        quoted = await ana.answer_to(
+            await ana.send(room, _reply(ben.user_id, question, "is the bot here?", "!capx help"))
+        )
+        direct = await ana.direct_room_with(bot_id)
+        first = await ana.ask(direct, "capacities")
+        quoted_here = await ana.answer_to(
+            await ana.send(direct, _reply(bot_id, first.event_id, first.body, "privacy"))
+        )
+    assert quoted.body.startswith(EN("What I can do"))
+    assert quoted_here.body.startswith(EN("Your data and this bot"))
+
+
+def _reply(sender: str, event_id: str, quoted: str, text: str) -> dict[str, Any]:
+    """A reply as Element sends it, with the quoted fallback in ``body`` and in the HTML."""
+    lines = quoted.splitlines() or [""]
+    fallback = "\n".join([f"> <{sender}> {lines[0]}", *(f"> {line}" for line in lines[1:])])
+    html = (
+        f'<mx-reply><blockquote><a href="https://matrix.to/#/{sender}">{sender}</a><br>'
+        f"{lines[0]}</blockquote></mx-reply>{text}"
+    )
+    return {
+        "msgtype": "m.text",
+        "body": f"{fallback}\n\n{text}",
+        "format": "org.matrix.custom.html",
+        "formatted_body": html,
+        "m.relates_to": {"m.in_reply_to": {"event_id": event_id}},
+    }
+
+
+async def test_a_mention_of_the_bot_is_its_prefix_and_its_answers_mention_nobody(
+    core, synapse, bot
+):
+    name, _ = bot
+    bot_id = synapse.user_id(name)  # its display name is its localpart
+    async with group_room(core, synapse, bot) as (ana, _, room):
+        pill = {
+            "msgtype": "m.text",
+            "body": f"{name}: find communication",
+            "format": "org.matrix.custom.html",
+            "formatted_body": f'<a href="https://matrix.to/#/{bot_id}">{name}</a>: find '
+            "communication",
+            "m.mentions": {"user_ids": [bot_id]},
+        }
+        found = await ana.answer_to(await ana.send(room, pill))
+    assert "communication" in found.body.lower()
+    assert found.source["content"]["m.mentions"] == {}
+
+
+async def test_a_number_presses_its_button_by_token_and_after_a_restart_reaches_the_core(
+    core, synapse, bot
+):
+    bot_id = synapse.user_id(bot[0])
+    async with Person(synapse, "ana") as ana:
+        async with running_bot(core, synapse, bot):
+            room = await ana.direct_room_with(bot_id)
+            await ana.ask(room, "offer communication")
+            asked = await ana.ask(room, "forget")
+        async with running_bot(core, synapse, bot):
+            stale = await ana.ask(room, "1")  # the bot forgot its choices; the core says so
+            await ana.ask(room, "forget")
+            erased = await ana.ask(room, "1")  # the confirmation: a token, pressed by its owner
+    assert "[1] " + EN("Yes, erase everything") in asked.body
+    assert stale.body == EN("That choice is no longer there. Please send the command again.")
+    assert erased.body == EN("Done: I have erased everything I kept about you.")
+    with Session(core.engine) as session:
+        assert session.exec(select(ChatIdentity)).all() == []
+    assert _direct_rooms(core, ana.user_id) == []  # erased with the rest
+
+
+async def test_debug_logs_show_neither_the_token_nor_the_password_nor_what_people_say(
+    core, synapse, caplog
+):
+    name, password = f"capxbot{next(_names)}", f"pw-{secrets.token_hex(8)}"
+    bot_id = synapse.register(name, password)
+    secret = f"zz-hunter2-{secrets.token_hex(4)}"
+    login_key = f"matrix:{bot_id}:login"
+
+    async def converse() -> str:
+        """A conversation from a password login; the bot's access token."""
+        with Session(core.engine) as session:  # no kept login: the password is used
+            chats.write_cursor(session, login_key, "", core.clock())
+            session.commit()
+        async with running_bot(core, synapse, (name, password)), Person(synapse, "ana") as ana:
+            room = await ana.room_with(bot_id)
+            await ana.ask(room, "!capx help")
+            await ana.ask(room, f"!capx find {secret}")
+            await ana.ask(room, f"!capx about {secret}")
+        with Session(core.engine) as session:
+            return json.loads(chats.read_cursor(session, login_key) or "{}")["access_token"]
+
+    levels = {library: logging.getLogger(library).level for library in QUIET_LIBRARIES}
+    try:
+        with caplog.at_level(logging.DEBUG):
+            configure_logging("DEBUG")  # as `capx-bot run` does
+            token = await converse()
+            floored = caplog.text
+            caplog.clear()
+            for library in QUIET_LIBRARIES:  # the control: the libraries left at DEBUG leak
+                logging.getLogger(library).setLevel(logging.NOTSET)
+            leaked_token = await converse()
+            leaky = caplog.text
+    finally:
+        for library, level in levels.items():
+            logging.getLogger(library).setLevel(level)
+    assert token not in floored and password not in floored and secret not in floored
+    assert leaked_token in leaky and secret in leaky

@@ -3,8 +3,13 @@
 The adapter logs in once and keeps the device and token in our database, so a restart is the
 same device. It syncs in a loop; after each batch is handled, ``next_batch`` is saved, so a
 restart neither misses nor repeats a command, and on the very first start the rooms' history
-is skipped. Commands are ``!capx <command>`` in rooms and plain in direct rooms; replies are
-``m.notice`` events (see :mod:`adapters.matrix.messages`).
+is skipped. Commands are ``!capx <command>`` (or a mention of the bot) in rooms, and plain in
+direct rooms; replies are ``m.notice`` events (see :mod:`adapters.matrix.messages`).
+
+A direct room is one recorded in the database as private to the bot and one person (the bot
+made it for them, or they made it as direct and it proved private) that is still private now
+(:mod:`adapters.matrix.rooms`). Private answers go only to such a room; a record that no longer
+qualifies is dropped, and the bot makes a new room instead.
 """
 
 from __future__ import annotations
@@ -36,10 +41,12 @@ from nio import (
 )
 
 from adapters.base import AdapterStopped, Backoff
-from adapters.matrix import messages
+from adapters.matrix import messages, rooms
 from core.dispatch import Core
-from core.i18n import Translator
+from core.i18n import Translator, negotiate
+from core.logs import describe
 from core.parsing import split_command_line
+from core.services.needs import room_of
 from core.types import Actor, Button, Conversation, Incoming, Reply
 from storage import chats
 
@@ -51,6 +58,12 @@ REMEMBERED_EVENTS = 4096
 SYNC_FILTER = {"room": {"timeline": {"limit": 200}}}
 """Up to 200 new events a room in one batch (Synapse's default is 10, and a busier room would
 leave a gap of commands never seen)."""
+PRIVATE_HISTORY = {
+    "type": "m.room.history_visibility",
+    "state_key": "",
+    "content": {"history_visibility": "invited"},
+}
+"""In rooms the bot makes, someone invited later does not read what was said before."""
 
 
 @dataclass(frozen=True)
@@ -119,9 +132,13 @@ class MatrixAdapter:
         )
         self._handled: OrderedDict[str, None] = OrderedDict()
         self._choices: dict[tuple[str, str], tuple[Button, ...]] = {}
-        self._direct_rooms: dict[str, str] = {}
+        self._offered: dict[str, str] = {}
+        """Rooms the bot was invited to as direct and joined, not yet proved private: room id
+        -> who invited."""
+        self._made: set[str] = set()
+        """Direct rooms the bot has just made, which no sync has shown yet."""
         self._told_encrypted: set[str] = set()
-        self._creators: dict[str, set[str]] = {}
+        self._creators: dict[str, tuple[str, ...]] = {}
         self._known_rooms: set[str] = set()
         self._saving: asyncio.Future[None] | None = None
 
@@ -231,13 +248,19 @@ class MatrixAdapter:
         sync) only answers invites."""
         for room_id, invite in response.rooms.invite.items():
             await self._on_invite(room_id, invite.invite_state)
+        for room_id in response.rooms.leave:
+            self.client.rooms.pop(room_id, None)  # nio would keep showing the bot in it
+            self._offered.pop(room_id, None)
         for room_id, joined in response.rooms.join.items():
             room = self.client.rooms.get(room_id)
             if room is None:
                 continue
             for event in [*joined.state, *joined.timeline.events]:
                 if isinstance(event, RoomCreateEvent):
-                    self._creators[room_id] = _creators(event)
+                    content = event.source.get("content", {})
+                    self._creators[room_id] = rooms.creators(event.sender, content)
+            self._made.discard(room_id)
+            await self._record_if_direct(room)
             if history:
                 continue
             if joined.timeline.limited and room_id in self._known_rooms:
@@ -246,13 +269,17 @@ class MatrixAdapter:
             for event in _since_joining(joined.timeline.events, self.settings.user_id):
                 try:
                     await self._on_event(room, event)
-                except Exception:
-                    log.exception("event %s failed", getattr(event, "event_id", "?"))
+                except Exception as error:
+                    log.error(
+                        "event %s failed: %s", getattr(event, "event_id", "?"), describe(error)
+                    )
 
     async def _on_invite(self, room_id: str, state: list[Any]) -> None:
-        inviter = next(
+        """Join when invited by someone of an accepted homeserver, noting an invite marked
+        direct; else decline."""
+        invite = next(
             (
-                event.sender
+                event
                 for event in state
                 if isinstance(event, InviteMemberEvent)
                 and event.state_key == self.settings.user_id
@@ -260,13 +287,41 @@ class MatrixAdapter:
             ),
             None,
         )
-        if inviter is None:
+        if invite is None:
             return
+        inviter = invite.sender
         if inviter.partition(":")[2] in self.settings.invite_servers:
+            if rooms.invited_as_direct(invite.content):
+                self._offered[room_id] = inviter
             await self.client.join(room_id)
         else:
             log.info("declined an invite to %s from another homeserver", room_id)
             await self.client.room_leave(room_id)
+
+    async def _record_if_direct(self, room: MatrixRoom) -> None:
+        """Record ``room`` as direct once its inviter made it as direct and it is private (at
+        once, or later: when the others invited have declined or left)."""
+        inviter = self._offered.get(room.room_id)
+        creators = self._creators.get(room.room_id, ())
+        if inviter and rooms.made_direct_by(room, self.client.user_id, inviter, creators):
+            del self._offered[room.room_id]
+            await self.core.in_database(
+                chats.add_direct_room, PLATFORM, room.room_id, inviter, self.core.clock()
+            )
+
+    async def _is_direct(self, room: MatrixRoom, sender: str) -> bool:
+        """Whether ``room`` is recorded as ``sender``'s direct room and is still private to
+        them. A record of a room that is no longer private to its person is dropped (here, or
+        when :meth:`_private_room` next looks at it)."""
+        if len(room.users) > 2:  # private to nobody: no need to ask the database
+            return False
+        owner = await self.core.in_database(chats.direct_room_account, PLATFORM, room.room_id)
+        if owner is None:
+            return False
+        if rooms.private_to(room, self.client.user_id, owner):
+            return owner == sender
+        await self.core.in_database(chats.remove_direct_room, PLATFORM, room.room_id)
+        return False
 
     async def _on_event(self, room: MatrixRoom, event: Any) -> None:
         event_id = getattr(event, "event_id", None)
@@ -286,14 +341,25 @@ class MatrixAdapter:
         content = event.source.get("content", {})
         if messages.is_edit(content):
             return
-        direct = room.member_count <= 2
-        line = messages.command_line(event.body, self.settings.prefix, direct=direct)
+        bot_id = self.client.user_id
+        me = room.users.get(bot_id)
+        direct = await self._is_direct(room, event.sender)
+        line = messages.command_line(
+            content,
+            prefix=self.settings.prefix,
+            bot_id=bot_id,
+            bot_name=me.display_name if me else None,
+            direct=direct,
+        )
         if line is None:
             return
         command, arguments = split_command_line(line)
+        pressed = None
         chosen = self._choice(room.room_id, event.sender, command, arguments)
-        if chosen is not None:
-            command, arguments = split_command_line(chosen)
+        if chosen is not None and chosen.token is not None:
+            command, arguments, pressed = "", "", chosen.token
+        elif chosen is not None:
+            command, arguments = split_command_line(chosen.command)
         thread = messages.thread_of(content)
         actor = Actor(
             platform=PLATFORM,
@@ -307,62 +373,86 @@ class MatrixAdapter:
         conversation = Conversation(
             PLATFORM, room.room_id, is_direct=direct, thread_id=thread, title=room.display_name
         )
-        incoming = Incoming(actor, conversation, command, arguments, event_id=event_id)
+        incoming = Incoming(
+            actor, conversation, command, arguments, event_id=event_id, pressed=pressed
+        )
         replies = await self.core.handle_async(incoming)
         await self._deliver(replies, room, event, direct, thread)
 
-    def _choice(self, room_id: str, sender: str, command: str, arguments: str) -> str | None:
-        """The command line of choice number ``command`` of the last reply to ``sender`` here."""
+    def _choice(self, room_id: str, sender: str, command: str, arguments: str) -> Button | None:
+        """Choice number ``command`` of the last reply to ``sender`` here, if it is one. A number
+        with no such choice (after a restart, say) goes to the core as it is, which says so."""
         offered = self._choices.get((room_id, sender), ())
         if command.isdigit() and not arguments and 1 <= int(command) <= len(offered):
-            return offered[int(command) - 1].command
+            return offered[int(command) - 1]
         return None
 
     async def _cannot_decrypt(self, room: MatrixRoom) -> None:
+        """Tell an encrypted room once, in its language, that the bot cannot read it."""
         if room.room_id in self._told_encrypted:
             return
         self._told_encrypted.add(room.room_id)
-        t = Translator("en")
+        known = await self.core.in_database(room_of, PLATFORM, room.room_id)
+        t = Translator(negotiate([known.locale if known else None]))
         text = t("I cannot read encrypted messages. Talk to me in a room without encryption.")
-        await self._send(room.room_id, messages.notice(Reply(paragraphs=(text,))))
+        await self._send(room.room_id, messages.notice(Reply(paragraphs=(text,), locale=t.locale)))
 
     # -- sending ---------------------------------------------------------------------------
 
     async def _deliver(
         self, replies: list[Reply], room: MatrixRoom, event: Any, direct: bool, thread: str | None
     ) -> None:
+        """Send ``replies`` to a command ``event`` in ``room``: in place, in reply (and in its
+        thread), unless private outside a direct room or for another person: then to a room
+        private to that person."""
         for reply in replies:
             if reply.recipient is not None:
                 if reply.recipient.platform == PLATFORM:
-                    target = await self._direct_room(reply.recipient.account_id)
+                    whom = reply.recipient.account_id
+                    target = await self._private_room(whom)
+                    self._offer(target, whom, reply)
                     await self._send(target, messages.notice(reply))
                 continue
             if reply.private and not direct:
-                target = await self._direct_room(event.sender)
+                target = await self._private_room(event.sender)
                 content = messages.notice(reply)
             else:
                 target = room.room_id
                 content = messages.notice(reply, in_reply_to=event.event_id, thread_root=thread)
-            if reply.buttons:
-                self._choices[(target, event.sender)] = reply.buttons
+            self._offer(target, event.sender, reply)
             await self._send(target, content)
 
-    async def _direct_room(self, user_id: str) -> str:
-        """A direct room with ``user_id``: one the bot shares with them alone, else a new one."""
-        known = self._direct_rooms.get(user_id)
-        if known in self.client.rooms:
-            return known
-        for room in self.client.rooms.values():
-            members = set(room.users) | set(room.invited_users)
-            if members == {self.client.user_id, user_id}:
-                self._direct_rooms[user_id] = room.room_id
-                return room.room_id
+    def _offer(self, room_id: str, user_id: str, reply: Reply) -> None:
+        """Remember ``reply``'s choices, for a number ``user_id`` sends in ``room_id`` next."""
+        if reply.buttons:
+            self._choices[(room_id, user_id)] = reply.buttons
+
+    async def _private_room(self, user_id: str) -> str:
+        """A room private to the bot and ``user_id``: a recorded one that still is (records of
+        rooms that no longer are are dropped), else a new one the bot makes and records."""
+        bot_id, found = self.client.user_id, None
+        for room_id in await self.core.in_database(chats.direct_rooms_of, PLATFORM, user_id):
+            if room_id in self._made or rooms.private_to(
+                self.client.rooms.get(room_id), bot_id, user_id
+            ):
+                found = found or room_id
+            else:
+                await self.core.in_database(chats.remove_direct_room, PLATFORM, room_id)
+        if found:
+            return found
         created = await self.client.room_create(
-            is_direct=True, invite=[user_id], preset=RoomPreset.trusted_private_chat
+            is_direct=True,
+            invite=[user_id],
+            preset=RoomPreset.trusted_private_chat,
+            initial_state=[PRIVATE_HISTORY],
         )
         if not isinstance(created, RoomCreateResponse):
-            raise RuntimeError(f"could not open a direct room: {created.status_code}")
-        self._direct_rooms[user_id] = created.room_id
+            log.warning("could not open a direct room: %s", created.status_code)
+            raise RuntimeError("could not open a direct room")
+        self._made.add(created.room_id)
+        await self.core.in_database(
+            chats.add_direct_room, PLATFORM, created.room_id, user_id, self.core.clock()
+        )
         return created.room_id
 
     async def _send(self, room_id: str, content: dict[str, Any]) -> None:
@@ -398,9 +488,3 @@ def _since_joining(events: list[Any], user_id: str) -> list[Any]:
 def _reaches_state_level(room: MatrixRoom, user_id: str) -> bool:
     levels = room.power_levels
     return levels.get_user_level(user_id) >= levels.defaults.state_default
-
-
-def _creators(event: RoomCreateEvent) -> set[str]:
-    """Who created the room: above every power level from room version 12 on."""
-    extra = event.source.get("content", {}).get("additional_creators", [])
-    return {event.sender, *(each for each in extra if isinstance(each, str))}
