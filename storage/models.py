@@ -96,6 +96,9 @@ class CapacityName(SQLModel, table=True):
     lang: str = Field(primary_key=True, max_length=16)
     name: str = Field(max_length=255)
     description: str | None = Field(default=None, sa_column=Column(Text))
+    source: str = Field(default="capx", max_length=16, sa_column_kwargs={"server_default": "capx"})
+    """Who wrote the name: ``capx`` (CapX's own data) or ``capx-bot`` (the bot's translation,
+    which CapX's replaces when it has one)."""
 
 
 class PersonCapacity(SQLModel, table=True):
@@ -153,7 +156,8 @@ class NeedStatus(StrEnum):
 
 
 class Need(SQLModel, table=True):
-    """A request for help with a capacity, posted in a room."""
+    """A request for help with a capacity, posted in a room. Its number (``id``) is given by
+    :func:`core.services.needs.next_number`, never twice."""
 
     id: int | None = Field(default=None, primary_key=True)
     person_id: int = Field(foreign_key="person.id", index=True)

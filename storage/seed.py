@@ -6,12 +6,19 @@ code, organization acronym, language code), missing rows are inserted and rows w
 differ are updated; nothing is ever deleted, so people keep pointing at what they chose. It uses
 only portable SQLAlchemy statements (a select of the existing keys, then bulk inserts and bulk
 updates), so it runs alike on SQLite and PostgreSQL.
+
+Capacity names have a ``source``: ``capx`` for CapX's own (the English names of the shipped
+directory, and whatever a sync from CapX brings), ``capx-bot`` for the bot's translations in
+``capacity_names.csv``. CapX's word wins: a shipped translation never replaces a name from
+CapX, while CapX's replaces ours (see :func:`seed_reference`).
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +34,14 @@ DATA = Path(__file__).with_name("data")
 CAPACITIES_CSV = DATA / "capx_capacities_flat.csv"
 TERRITORIES_JSON = DATA / "capx_territories_derived.json"
 ORGANIZATIONS_JSON = DATA / "capx_fixture_orgs.json"
+NAMES_CSV = DATA / "capacity_names.csv"
+
+CAPX_SOURCE = "capx"
+"""``CapacityName.source`` of a name from CapX's data."""
+BOT_SOURCE = "capx-bot"
+"""``CapacityName.source`` of a name the bot ships (its translations, its fixes)."""
+
+_URL = re.compile(r"[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
 ORGANIZATION_KINDS = {
     "C": "chapter",
@@ -47,12 +62,19 @@ def seed_reference(session: Session) -> dict[str, int]:
 
     Safe to run any number of times: a second run inserts nothing and changes nothing unless the
     shipped data (or Babel's) changed, in which case the changed names are updated in place.
+
+    CapX's names (source ``capx``) are written over whatever is stored; the bot's own names
+    (source ``capx-bot``) only where nothing is stored, over an older name of ours, or over a
+    stored name that is no name (empty, or a URL: what CapX's data held for capacity 97).
     """
     capacities, names = load_capacities()
     # Parents before children: SQLite checks the foreign key row by row.
     for depth in sorted({row["depth"] for row in capacities}):
         _sync(session, Capacity, [row for row in capacities if row["depth"] == depth], ("code",))
-    _sync(session, CapacityName, names, ("code", "lang"))
+    key = ("code", "lang")
+    _sync(session, CapacityName, [row for row in names if row["source"] == CAPX_SOURCE], key)
+    ours = [row for row in names if row["source"] == BOT_SOURCE]
+    _sync(session, CapacityName, ours, key, keep=_is_capx_name)
     territories = load_territories()
     for kind in ("region", "country"):
         _sync(session, Territory, [row for row in territories if row["kind"] == kind], ("code",))
@@ -66,7 +88,12 @@ def seed_reference(session: Session) -> dict[str, int]:
 
 
 def load_capacities() -> tuple[list[Row], list[Row]]:
-    """``capacity`` rows and their English ``capacity_name`` rows."""
+    """``capacity`` rows and their ``capacity_name`` rows: CapX's English names, then the
+    bot's names (``capacity_names.csv``) for each code and language CapX's data leaves unnamed.
+
+    A CapX name that is no name (capacity 97's is a bare URL) is left out, so that the bot's
+    English name for it is the one shipped.
+    """
     with CAPACITIES_CSV.open(encoding="utf-8", newline="") as file:
         records = list(csv.DictReader(file))
     capacities = [
@@ -85,10 +112,41 @@ def load_capacities() -> tuple[list[Row], list[Row]]:
             "lang": "en",
             "name": record["name_en"],
             "description": record["description_en"] or None,
+            "source": CAPX_SOURCE,
         }
         for record in records
+        if is_name(record["name_en"])
     ]
+    named = {(row["code"], row["lang"]) for row in names}
+    names += [row for row in load_names() if (row["code"], row["lang"]) not in named]
     return capacities, names
+
+
+def load_names() -> list[Row]:
+    """The bot's capacity names and descriptions (``capacity_names.csv``): its translations,
+    and English names where CapX's data has none."""
+    with NAMES_CSV.open(encoding="utf-8", newline="") as file:
+        return [
+            {
+                "code": int(record["code"]),
+                "lang": record["lang"],
+                "name": record["name"],
+                "description": record["description"] or None,
+                "source": record["source"],
+            }
+            for record in csv.DictReader(file)
+        ]
+
+
+def is_name(text: str | None) -> bool:
+    """Whether ``text`` can name a capacity: not empty, not a URL."""
+    return bool(text and text.strip()) and not _URL.match(text.strip())
+
+
+def _is_capx_name(stored: Row) -> bool:
+    """Whether a stored capacity name is CapX's (or anyone's but the bot's) and a real name,
+    so that a name the bot ships must not replace it."""
+    return stored["source"] != BOT_SOURCE and is_name(stored["name"])
 
 
 def load_territories() -> list[Row]:
@@ -187,9 +245,16 @@ def _autonym(key: str) -> str | None:
     return locale.languages.get(key) or locale.get_display_name(locale)
 
 
-def _sync(session: Session, model: type[SQLModel], rows: list[Row], key: tuple[str, ...]) -> None:
+def _sync(
+    session: Session,
+    model: type[SQLModel],
+    rows: list[Row],
+    key: tuple[str, ...],
+    keep: Callable[[Row], bool] | None = None,
+) -> None:
     """Make the table hold ``rows``: insert those whose ``key`` is absent, update those that
-    differ in any other given column. Other rows and columns are left alone."""
+    differ in any other given column, unless ``keep`` says the stored row (its given columns)
+    stays as it is. Other rows and columns are left alone."""
     if not rows:
         return
     table = model.__table__
@@ -203,7 +268,9 @@ def _sync(session: Session, model: type[SQLModel], rows: list[Row], key: tuple[s
         current = existing.get(tuple(row[c] for c in key))
         if current is None:
             missing.append(row)
-        elif current != tuple(row[c] for c in values):
+        elif current != tuple(row[c] for c in values) and not (
+            keep and keep(dict(zip(values, current, strict=True)))
+        ):
             changed.append(row)
     if missing:
         session.exec(insert(table), params=missing)

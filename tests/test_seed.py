@@ -5,17 +5,22 @@ Tests taking ``engine`` run on SQLite and, when ``CAPX_TEST_POSTGRES_URL`` is se
 
 from __future__ import annotations
 
+import csv
 import json
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import timedelta
 from pathlib import Path
 
 import babel
 import pytest
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlmodel import SQLModel
 
+from core.commands import build_registry
+from core.i18n import Translator, shipped_locales
+from core.parsing import LIST_SEPARATORS, normalize, split_arguments
+from core.services.taxonomy import Taxonomy
 from storage import migrate
 from storage.db import make_engine, unit_of_work
 from storage.demo import (
@@ -38,9 +43,19 @@ from storage.models import (
     PersonLanguage,
     Territory,
 )
-from storage.seed import ORGANIZATIONS_JSON, seed_reference
+from storage.seed import (
+    BOT_SOURCE,
+    CAPACITIES_CSV,
+    CAPX_SOURCE,
+    NAMES_CSV,
+    ORGANIZATIONS_JSON,
+    is_name,
+    seed_reference,
+)
 
 ROOTS = {10, 36, 50, 56, 65, 74, 106}
+TRANSLATED = ("pt-br", "ar")
+"""The languages besides English whose capacity names the bot ships (its locales)."""
 REGIONS = {"SSA", "NWE", "ESEAP", "LAC", "CEECA", "SA", "MENA", "NA"}
 
 
@@ -63,6 +78,24 @@ def demo(seeded: Engine) -> Engine:
 def count(engine: Engine, model: type[SQLModel]) -> int:
     with unit_of_work(engine) as session:
         return session.exec(select(func.count()).select_from(model)).scalar_one()
+
+
+def all_names(engine: Engine) -> dict[tuple[int, str], CapacityName]:
+    """(code, lang) -> the stored capacity name."""
+    with unit_of_work(engine) as session:
+        rows = session.exec(select(CapacityName)).scalars().all()
+        session.expunge_all()
+    return {(row.code, row.lang): row for row in rows}
+
+
+def named(row: CapacityName) -> tuple[str, str]:
+    return row.name, row.source
+
+
+def name_rows(engine: Engine) -> list[tuple]:
+    """Every stored capacity name as plain values, in key order."""
+    names = all_names(engine)
+    return [(*key, row.name, row.description, row.source) for key, row in sorted(names.items())]
 
 
 def table_counts(engine: Engine) -> dict[str, int]:
@@ -102,17 +135,19 @@ def test_capacity_directory(seeded: Engine) -> None:
 
 
 def test_reference_seed_is_idempotent_and_repairs_changed_rows(seeded: Engine) -> None:
-    """A second run adds nothing; a third run puts back names that were changed meanwhile."""
-    before = table_counts(seeded)
+    """A second run adds nothing and changes no name; a third run puts back names (CapX's and
+    the bot's) that were changed meanwhile."""
+    before, names = table_counts(seeded), name_rows(seeded)
     with unit_of_work(seeded) as session:
         assert seed_reference(session) == {
             "capacity": 134,
-            "capacity_name": 134,
+            "capacity_name": 134 * (1 + len(TRANSLATED)),
             "territory": before["territory"],
             "organization": before["organization"],
             "language": before["language"],
         }
     assert table_counts(seeded) == before
+    assert name_rows(seeded) == names
     with unit_of_work(seeded) as session:
         session.exec(update(CapacityName).where(CapacityName.code == 46).values(name="x"))
         session.exec(update(Territory).where(Territory.code == "br").values(parent_code=None))
@@ -121,9 +156,163 @@ def test_reference_seed_is_idempotent_and_repairs_changed_rows(seeded: Engine) -
     assert table_counts(seeded) == before
     with unit_of_work(seeded) as session:
         assert session.get(CapacityName, (46, "en")).name == "public speaking"
+        assert session.get(CapacityName, (46, "pt-br")).name == "oratória"
+        assert session.get(CapacityName, (46, "ar")).name == "الخطابة"
         assert session.get(Territory, "br").parent_code == "LAC"
         portugal = session.exec(select(Organization).where(Organization.acronym == "PT"))
         assert portugal.scalar_one().kind == "chapter"
+
+
+# --- capacity names in every shipped language ----------------------------------------------------
+
+
+def test_shipped_names_file() -> None:
+    """``capacity_names.csv`` holds the bot's own names only (source ``capx-bot``), one row per
+    code and language, for known capacities, in English only where CapX's name is no name."""
+    with CAPACITIES_CSV.open(encoding="utf-8", newline="") as file:
+        capx = {int(record["code"]): record["name_en"] for record in csv.DictReader(file)}
+    with NAMES_CSV.open(encoding="utf-8", newline="") as file:
+        records = list(csv.DictReader(file))
+    keys = [(int(record["code"]), record["lang"]) for record in records]
+    assert len(keys) == len(set(keys))
+    assert {record["source"] for record in records} == {BOT_SOURCE}
+    assert {lang for _, lang in keys} == {"en", *TRANSLATED}
+    assert {code for code, _ in keys} == set(capx)
+    assert (
+        {code for code, lang in keys if lang == "en"}
+        == {code for code, name in capx.items() if not is_name(name)}
+        == {97}
+    )
+
+
+def test_capacity_names_in_every_shipped_language(seeded: Engine) -> None:
+    """Every capacity has a name and a description in each shipped language, and the core finds
+    them under the codes it asks for (``pt_BR`` reads ``pt-br``); capacity 97 has a real English
+    name, not the URL CapX's data has for it."""
+    names = all_names(seeded)
+    with unit_of_work(seeded) as session:
+        taxonomy = Taxonomy.load(session)
+    codes = sorted(taxonomy.nodes)
+    assert len(codes) == 134
+    for lang in TRANSLATED:
+        for code in codes:
+            row = names.get((code, lang))
+            assert row is not None, (code, lang)
+            assert row.name and row.description and row.source == BOT_SOURCE, (code, lang)
+    for locale in shipped_locales():
+        lang = locale.replace("_", "-").lower()
+        assert {taxonomy.name(code, locale) for code in codes} == {
+            names[(code, lang)].name for code in codes
+        }, locale
+    assert names[(46, "en")].source == CAPX_SOURCE
+    assert named(names[(97, "en")]) == ("other GLAM activities", BOT_SOURCE)
+    assert names[(97, "en")].description
+    assert names[(46, "pt-br")].name == "oratória"
+    assert names[(46, "ar")].name == "الخطابة"
+    assert names[(113, "pt-br")].name == "Wikidata"
+    assert names[(113, "ar")].name == "ويكي بيانات"
+    assert names[(118, "ar")].name == "ويكيبيديا"
+    assert names[(115, "ar")].name == "ويكيميديا كومنز"
+
+
+def test_capacity_names_are_clean(seeded: Engine) -> None:
+    """No name is empty, a URL, or padded with spaces; no description is padded either. The
+    bot's names are short (they are buttons) and hold no list separator, which would split a
+    list of capacities (``offer a, b``) in the middle of the name."""
+    problems = []
+    for (code, lang), row in sorted(all_names(seeded).items()):
+        if not is_name(row.name) or row.name != row.name.strip() or "  " in row.name:
+            problems.append((code, lang, row.name))
+        if row.description is not None and row.description != row.description.strip():
+            problems.append((code, lang, row.description))
+        if row.source == BOT_SOURCE and (LIST_SEPARATORS.search(row.name) or len(row.name) > 40):
+            problems.append((code, lang, row.name))
+    assert problems == []
+
+
+def test_no_two_capacities_share_a_name(seeded: Engine) -> None:
+    """Within a language, and across all of them (the core looks a typed name up in every
+    language), a name folded as the core folds it (case, accents, spaces) names one capacity."""
+    per_language: defaultdict[tuple[str, str], set[int]] = defaultdict(set)
+    anywhere: defaultdict[str, set[int]] = defaultdict(set)
+    for (code, lang), row in all_names(seeded).items():
+        per_language[(lang, normalize(row.name))].add(code)
+        anywhere[normalize(row.name)].add(code)
+    assert {key: codes for key, codes in per_language.items() if len(codes) > 1} == {}
+    assert {name: codes for name, codes in anywhere.items() if len(codes) > 1} == {}
+
+
+def test_capacity_names_are_not_keywords(seeded: Engine) -> None:
+    """No capacity name in any language is, or holds as a word, a keyword of a command (``in``,
+    ``near``) in any shipped language: ``find <capacity> in <language>`` would cut the name at
+    the keyword. And every name reads back whole as ``find``'s capacity in every locale."""
+    registry = build_registry()
+    keywords = {
+        normalize(Translator(locale)(param.keyword)): (locale, param.keyword)
+        for command in registry
+        for param in command.params
+        if param.keyword
+        for locale in shipped_locales()
+    }
+    assert {"in", "near", "em", "perto", "في", "قرب"} <= set(keywords)
+    names = all_names(seeded)
+    collisions = sorted(
+        (code, lang, row.name, word, *keywords[word])
+        for (code, lang), row in names.items()
+        for word in {normalize(row.name), *normalize(row.name).split()}
+        if word in keywords
+    )
+    assert collisions == [], f"capacity names holding a command keyword: {collisions}"
+    find = registry.get("find")
+    for locale in shipped_locales():
+        t = Translator(locale)
+        for row in names.values():
+            groups = split_arguments(find, f"{row.name} {t('in')} en", t)
+            read = " ".join(token.text for token in groups["capacity"])
+            assert (read, [token.text for token in groups["language"]]) == (row.name, ["en"])
+
+
+def test_capx_names_win_over_shipped_ones(seeded: Engine) -> None:
+    """A name from CapX (source ``capx``) is never replaced by a shipped translation, while
+    CapX's replaces one of ours; a stored CapX "name" that is no name (97's URL, in a database
+    seeded before names had a source) gives way to the bot's."""
+    with unit_of_work(seeded) as session:
+        session.exec(
+            update(CapacityName)
+            .where(CapacityName.code == 46, CapacityName.lang == "pt-br")
+            .values(name="oratória (CapX)", description="De CapX", source=CAPX_SOURCE)
+        )
+        session.exec(delete(CapacityName).where(CapacityName.code == 12, CapacityName.lang == "ar"))
+        session.exec(
+            insert(CapacityName).values(
+                code=12, lang="ar", name="الميزانية", description=None, source=CAPX_SOURCE
+            )
+        )
+        session.exec(
+            update(CapacityName)
+            .where(CapacityName.code == 36, CapacityName.lang == "en")
+            .values(name="talking", source=BOT_SOURCE)
+        )
+        session.exec(
+            update(CapacityName)
+            .where(CapacityName.code == 97, CapacityName.lang == "en")
+            .values(
+                name="https://metabase.wikibase.cloud/entity/Q22314",
+                description=None,
+                source=CAPX_SOURCE,
+            )
+        )
+        seed_reference(session)
+    names = all_names(seeded)
+    kept = names[(46, "pt-br")]
+    assert (kept.name, kept.description, kept.source) == ("oratória (CapX)", "De CapX", CAPX_SOURCE)
+    assert named(names[(12, "ar")]) == ("الميزانية", CAPX_SOURCE)
+    assert named(names[(36, "en")]) == ("communication", CAPX_SOURCE)
+    assert named(names[(97, "en")]) == ("other GLAM activities", BOT_SOURCE)
+    before = name_rows(seeded)
+    with unit_of_work(seeded) as session:
+        seed_reference(session)
+    assert name_rows(seeded) == before
 
 
 def test_territories(seeded: Engine) -> None:
