@@ -6,19 +6,18 @@ the same command again with that choice written in.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from babel import Locale
-from sqlmodel import select
 
 from core.context import Context
-from core.i18n import N_, to_cldr
+from core.i18n import N_, Translator, to_cldr
 from core.parsing import (
     LIST_SEPARATORS,
     Token,
+    UsageError,
     normalize,
     split_arguments,
     split_list,
@@ -26,6 +25,7 @@ from core.parsing import (
     tokens_text,
 )
 from core.registry import Command, Kind, Param
+from core.services.names import Found, NameIndex
 from core.services.places import territory_name
 from core.types import Button
 from storage.models import LANGUAGE_LEVELS, Organization, Territory
@@ -33,13 +33,14 @@ from storage.models import LANGUAGE_LEVELS, Organization, Territory
 NONE = N_("none")
 ANY = N_("any")
 NATIVE = N_("native")
-ON = (N_("on"), N_("yes"))
-OFF = (N_("off"), N_("no"))
-MAX_CHOICES = 5
+YES = N_("yes")
+NO = N_("no")
+ON = (N_("on"), YES)
+OFF = (N_("off"), NO)
 MAX_ITEMS = 25
 """Most items in one list (capacities, languages): more is not typed by hand."""
-MAX_LANGUAGE_NAME = 64
 DEFAULT_LEVEL = "3"
+V = TypeVar("V", bound=Hashable)
 
 
 class Cleared:
@@ -52,8 +53,13 @@ ANY_LANGUAGE = "*"
 
 def is_word(ctx: Context, text: str, *words: str) -> bool:
     """Whether ``text`` is one of ``words`` (English msgids), in English or translated."""
+    return means(ctx.t, text, *words)
+
+
+def means(t: Translator, text: str, *words: str) -> bool:
+    """:func:`is_word` for a translator alone."""
     wanted = normalize(text)
-    return any(wanted in (normalize(w), normalize(ctx.t(w))) for w in words)
+    return any(wanted in (normalize(w), normalize(t(w))) for w in words)
 
 
 def parse(ctx: Context, command: Command, arguments: str) -> dict[str, Any]:
@@ -63,7 +69,7 @@ def parse(ctx: Context, command: Command, arguments: str) -> dict[str, Any]:
         if param.kind is not Kind.CAPACITY:
             return 1
         for length in range(len(tokens) - 1, 0, -1):
-            if ctx.taxonomy.exact(tokens_text(arguments, tokens[:length]), ctx.locale):
+            if ctx.taxonomy.exact(tokens_text(arguments, tokens[:length])):
                 return length
         return 1
 
@@ -88,6 +94,8 @@ def _resolve(ctx: Context, command: Command, param: Param, source: str, tokens: 
             return resolve_capacity(ctx, text, retry_with)
         case Kind.CAPACITIES:
             codes = []
+            if not split_list(text):
+                raise UsageError("no capacities")
             _check_count(ctx, split_list(text))
             for item in split_list(text):
                 rest = ", ".join(i for i in split_list(text) if i != item)
@@ -100,18 +108,22 @@ def _resolve(ctx: Context, command: Command, param: Param, source: str, tokens: 
         case Kind.LANGUAGE:
             if is_word(ctx, text, ANY):
                 return ANY_LANGUAGE
-            return resolve_language(ctx, text)
+            return resolve_language(ctx, text, retry_with)
         case Kind.LANGUAGE_LEVELS:
             return parse_language_levels(ctx, text)
         case Kind.TERRITORY:
-            return CLEARED if is_word(ctx, text, NONE) else resolve_territory(ctx, text)
+            if is_word(ctx, text, NONE):
+                return CLEARED
+            return resolve_territory(ctx, text, retry_with)
         case Kind.ORGANIZATION:
-            return CLEARED if is_word(ctx, text, NONE) else resolve_organization(ctx, text)
+            if is_word(ctx, text, NONE):
+                return CLEARED
+            return resolve_organization(ctx, text, retry_with)
         case Kind.NUMBER:
-            digits = text.lstrip("#")
-            if not (digits.isascii() and digits.isdigit()) or len(digits) > 12:
+            digits = text.lstrip("#").removeprefix("-")
+            if not (digits.isascii() and digits.isdigit()) or len(digits) > 40:
                 ctx.fail(ctx.t("“{text}” is not a number.", text=ctx.t.user_text(text)))
-            return int(digits)
+            return int(text.lstrip("#"))
         case Kind.SWITCH:
             if is_word(ctx, text, *ON):
                 return True
@@ -133,58 +145,88 @@ def _check_count(ctx: Context, items: list[Any]) -> None:
         )
 
 
+def _chosen(
+    ctx: Context,
+    text: str,
+    found: Found[V],
+    *,
+    label: Callable[[V], str],
+    written: Callable[[V], str],
+    retry_with: Callable[[str], str] | None,
+    ask: str,
+    unknown: str,
+) -> V:
+    """``found.value``, noting what ``text`` was read as when it was a near match; else a
+    failure that asks (the choices as buttons that re-run the command with the choice
+    ``written`` in, or named in the text when there is no command line to re-run) or says
+    nothing matched. ``ask`` and ``unknown`` are msgids with ``{text}``."""
+    t = ctx.t
+    quoted = t.user_text(text[:64])
+    if found.value is not None:
+        if found.near:
+            ctx.read_as.append(
+                t("I read “{text}” as {name}.", text=quoted, name=t.isolate(label(found.value)))
+            )
+        return found.value
+    if found.choices and retry_with is not None:
+        buttons = [Button(label(v), retry_with(written(v))) for v in found.choices]
+        ctx.fail(t(ask, text=quoted), buttons=buttons)
+    if found.choices:
+        names = t.list([t.isolate(label(v)) for v in found.choices])
+        ctx.fail(t(ask, text=quoted) + " " + t("Perhaps: {names}.", names=names))
+    ctx.fail(t(unknown, text=quoted))
+
+
 def resolve_capacity(ctx: Context, text: str, retry_with: Callable[[str], str]) -> int:
-    """The capacity ``text`` names, or a failure offering the closest capacities as buttons;
-    ``retry_with(code)`` is the command line a button runs."""
+    """The capacity ``text`` names (a code, or a name in any shipped language), or a failure
+    offering the closest capacities as buttons; ``retry_with(code)`` is the line one runs."""
     if not ctx.taxonomy:
         ctx.fail(ctx.t("The capacity directory is empty. An operator must run “capx-bot seed”."))
-    found = ctx.taxonomy.resolve(text, ctx.locale)
-    if found.code is not None:
-        return found.code
-    buttons = [
-        Button(ctx.taxonomy.name(code, ctx.locale), retry_with(str(code)))
-        for code in found.candidates[:MAX_CHOICES]
-    ]
-    if buttons:
-        ctx.fail(
-            ctx.t("Which capacity do you mean by “{text}”?", text=ctx.t.user_text(text)),
-            buttons=buttons,
-        )
-    ctx.fail(
-        ctx.t(
-            "I know no capacity called “{text}”. Say “capacities” to browse them.",
-            text=ctx.t.user_text(text),
-        )
+    return _chosen(
+        ctx,
+        text,
+        ctx.taxonomy.resolve(text),
+        label=lambda code: ctx.taxonomy.name(code, ctx.locale),
+        written=str,
+        retry_with=retry_with,
+        ask=N_("Which capacity do you mean by “{text}”?"),
+        unknown=N_("I know no capacity called “{text}”. Say “capacities” to browse them."),
     )
 
 
 @cache
-def _language_names(locale: str) -> dict[str, str]:
-    """Normalized language name (in ``locale``, in English, and in itself) -> MediaWiki code."""
-    names: dict[str, str] = {}
+def _language_index(locale: str) -> NameIndex[str]:
+    """Language names in ``locale``, in English and in themselves -> MediaWiki code."""
+    entries: list[tuple[str, str]] = []
     for source in ("en", locale):
         for code, name in Locale.parse(source).languages.items():
-            names.setdefault(normalize(name), code.replace("_", "-").lower())
-    return names
+            entries.append((name, code.replace("_", "-").lower()))
+    for code in Locale.parse("en").languages:
+        own = to_cldr(code)
+        if own is not None and own.get_display_name(own):
+            entries.append((own.get_display_name(own), code.replace("_", "-").lower()))
+    return NameIndex(entries)
 
 
-def resolve_language(ctx: Context, text: str) -> str:
-    """A MediaWiki-style language code (``pt-br``) for a code or a language name."""
+def resolve_language(
+    ctx: Context, text: str, retry_with: Callable[[str], str] | None = None
+) -> str:
+    """A MediaWiki-style language code (``pt-br``) for a code, or for a language's name in the
+    reader's language, in English or in itself."""
     cleaned = text.strip()
-    locale = to_cldr(cleaned)
     code = cleaned.replace("_", "-").lower()
-    if locale is not None and len(code) <= 12 and " " not in code:
+    if to_cldr(cleaned) is not None and len(code) <= 12 and " " not in code:
         return code
-    names = _language_names(ctx.locale)
-    wanted = normalize(cleaned)
-    if wanted in names:
-        return names[wanted]
-    close = len(wanted) <= MAX_LANGUAGE_NAME and difflib.get_close_matches(
-        wanted, list(names), n=1, cutoff=0.8
+    return _chosen(
+        ctx,
+        text,
+        _language_index(ctx.locale).resolve(cleaned),
+        label=ctx.t.language_name,
+        written=str,
+        retry_with=retry_with,
+        ask=N_("Which language do you mean by “{text}”?"),
+        unknown=N_("I do not know the language “{text}”."),
     )
-    if close:
-        return names[close[0]]
-    ctx.fail(ctx.t("I do not know the language “{text}”.", text=ctx.t.user_text(text)))
 
 
 def parse_language_levels(ctx: Context, text: str) -> list[tuple[str, str]]:
@@ -195,7 +237,8 @@ def parse_language_levels(ctx: Context, text: str) -> list[tuple[str, str]]:
         items = [[t.text for t in tokenize(item.replace(":", " "))] for item in split_list(text)]
     else:
         for token in tokenize(text.replace(":", " ")):
-            if items and len(items[-1]) == 1 and _level(ctx, token.text):
+            is_level = _level(ctx, token.text) or token.text.isdigit()
+            if items and len(items[-1]) == 1 and is_level:
                 items[-1].append(token.text)
             else:
                 items.append([token.text])
@@ -203,6 +246,13 @@ def parse_language_levels(ctx: Context, text: str) -> list[tuple[str, str]]:
     result: dict[str, str] = {}
     for words in filter(None, items):
         level = _level(ctx, words[-1]) if len(words) > 1 else None
+        if len(words) > 1 and level is None and words[-1].isdigit():
+            ctx.fail(
+                ctx.t(
+                    "“{level}” is not a level: levels go from 0 to 5, or “n” for native.",
+                    level=ctx.t.user_text(words[-1][:8]),
+                )
+            )
         language = " ".join(words[:-1] if level else words)
         result[resolve_language(ctx, language)] = level or DEFAULT_LEVEL
     return list(result.items())
@@ -216,38 +266,42 @@ def _level(ctx: Context, word: str) -> str | None:
     return "n" if is_word(ctx, word, NATIVE) else None
 
 
-def resolve_territory(ctx: Context, text: str) -> Territory:
-    """A country or Wikimedia region by code or by name (in the reader's language or English)."""
-    territories = ctx.session.exec(select(Territory)).all()
-    by_code = {t.code.lower(): t for t in territories}
-    wanted = normalize(text)
-    if wanted in by_code:
-        return by_code[wanted]
-    names: dict[str, Territory] = {}
-    for territory in territories:
-        names[normalize(territory.name_en)] = territory
-        names[normalize(territory_name(ctx.t, territory))] = territory
-    if wanted in names:
-        return names[wanted]
-    close = difflib.get_close_matches(wanted, list(names), n=MAX_CHOICES, cutoff=0.75)
-    if len(close) == 1:
-        return names[close[0]]
-    ctx.fail(ctx.t("I do not know the territory “{text}”.", text=ctx.t.user_text(text)))
+def resolve_territory(
+    ctx: Context, text: str, retry_with: Callable[[str], str] | None = None
+) -> Territory:
+    """A country or Wikimedia region: by code (ISO, region id), by its name in any shipped
+    language, or by a common other name (USA, Ivory Coast, Latin America, Europe...)."""
+    reference = ctx.reference
+    found = reference.territory_names.resolve(text)
+    code = _chosen(
+        ctx,
+        text,
+        found,
+        label=lambda c: territory_name(ctx.t, reference.territories[c]),
+        written=str,
+        retry_with=retry_with,
+        ask=N_("Which territory do you mean by “{text}”?"),
+        unknown=N_("I do not know the territory “{text}”."),
+    )
+    return reference.territories[code]
 
 
-def resolve_organization(ctx: Context, text: str) -> Organization:
-    """An affiliate by acronym or by (part of) its name."""
-    wanted = normalize(text)
-    organizations = ctx.session.exec(select(Organization)).all()
-    for organization in organizations:
-        if normalize(organization.acronym) == wanted or normalize(organization.name) == wanted:
-            return organization
-    partial = [o for o in organizations if wanted in normalize(o.name)]
-    if len(partial) == 1:
-        return partial[0]
-    if partial:
-        ctx.fail(
-            ctx.t("Several affiliates match “{text}”:", text=ctx.t.user_text(text)),
-            buttons=[Button(o.name, f"affiliation {o.acronym}") for o in partial[:MAX_CHOICES]],
-        )
-    ctx.fail(ctx.t("I do not know the affiliate “{text}”.", text=ctx.t.user_text(text)))
+def resolve_organization(
+    ctx: Context, text: str, retry_with: Callable[[str], str] | None = None
+) -> Organization:
+    """An affiliate by acronym (CapX's, or the one it uses itself: WMDE), by name or by the
+    name it uses itself (Wikimedia Deutschland)."""
+    reference = ctx.reference
+    organizations = reference.organizations
+    found = reference.organization_names.resolve(text)
+    chosen = _chosen(
+        ctx,
+        text,
+        found,
+        label=lambda id_: organizations[id_].name,
+        written=lambda id_: organizations[id_].acronym,
+        retry_with=retry_with,
+        ask=N_("Which affiliate do you mean by “{text}”?"),
+        unknown=N_("I do not know the affiliate “{text}”."),
+    )
+    return organizations[chosen]

@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 from core.i18n import Translator
 from core.limits import Limits
 from core.registry import Command, Registry, Where
+from core.services.reference import Reference
 from core.services.taxonomy import Taxonomy
 from core.types import Button, Incoming, Item, Link, Reply
 from storage.models import ChatIdentity, Person
@@ -31,7 +32,7 @@ class Context:
     incoming: Incoming
     command: Command
     session: Session
-    taxonomy: Taxonomy
+    reference: Reference
     registry: Registry
     t: Translator
     now: datetime
@@ -41,11 +42,20 @@ class Context:
     private: bool = field(init=False)
     confirmed: bool = False
     """The command runs from a press of its one-time confirmation button, by its owner."""
+    created_person: bool = False
+    """The speaker's person was made by this command (their first edit)."""
+    read_as: list[str] = field(default_factory=list)
+    """What the arguments were read as, where a near match was accepted ("I read ... as
+    ..."); the core tells it with the answer."""
 
     def __post_init__(self) -> None:
         # An actor who is not a person has no private chat: its answers stay where it spoke.
         anonymous = self.incoming.actor.is_anonymous
         self.private = self.command.where is Where.PRIVATE and not anonymous
+
+    @property
+    def taxonomy(self) -> Taxonomy:
+        return self.reference.taxonomy
 
     @property
     def locale(self) -> str:
@@ -63,6 +73,7 @@ class Context:
         if actor.is_anonymous:
             self.fail(self.as_yourself())
         if self.person is None:
+            self.created_person = True
             self.person = Person(
                 display_name=actor.display_name[:255] or actor.account_id[:255],
                 last_active_at=self.now,

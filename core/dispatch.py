@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, select
 
 from core import arguments
+from core.arguments import means
 from core.commands import build_registry
 from core.commands.general import welcome
 from core.context import Context, UserError
@@ -34,6 +35,7 @@ from core.logs import describe
 from core.parsing import MAX_INPUT, UsageError, clean, split_command_line
 from core.registry import Command, Registry, Where, Who
 from core.services import buttons
+from core.services.reference import Reference
 from core.services.taxonomy import Taxonomy
 from core.types import Actor, Button, Conversation, Incoming, Reply
 from storage.db import unit_of_work
@@ -70,21 +72,26 @@ class Core:
         self.clock = clock
         self.limits = limits or Limits()
         self._limiter = RateLimiter(self.limits, limiter_clock or time.monotonic)
-        self._taxonomy: Taxonomy | None = None
+        self._reference: Reference | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._handled = 0
 
     @property
-    def taxonomy(self) -> Taxonomy:
-        """The capacity tree, loaded on first use (and again after :meth:`reload`)."""
-        if not self._taxonomy:
+    def reference(self) -> Reference:
+        """The capacity tree, territories and affiliates, loaded on first use (and again
+        after :meth:`reload`, or while the directory is still empty)."""
+        if self._reference is None or not self._reference.taxonomy:
             with Session(self.engine) as session:
-                self._taxonomy = Taxonomy.load(session)
-        return self._taxonomy
+                self._reference = Reference.load(session)
+        return self._reference
+
+    @property
+    def taxonomy(self) -> Taxonomy:
+        return self.reference.taxonomy
 
     def reload(self) -> None:
         """Forget cached reference data, after a seed or a sync."""
-        self._taxonomy = None
+        self._reference = None
 
     async def handle_async(self, incoming: Incoming) -> list[Reply]:
         """:meth:`handle` on the core's own database thread, so the event loop never blocks."""
@@ -178,6 +185,11 @@ class Core:
             command_name, arguments_text = split_command_line(line)
         else:
             command_name, arguments_text = incoming.command, incoming.arguments
+            answer = self._answered(session, t, actor, command_name, arguments_text, now)
+            if isinstance(answer, Reply):
+                return [answer]
+            if answer is not None:
+                (command_name, arguments_text), confirmed = split_command_line(answer), True
         if len(command_name) + len(arguments_text) > MAX_INPUT:
             message = t.plural(
                 "That is too long: I read at most {n} character.",
@@ -194,7 +206,7 @@ class Core:
                 self._bound(session, self._unknown(t, command_name, arguments_text), actor, now)
             ]
         ctx = Context(
-            incoming, command, session, self.taxonomy, self.registry, t, now, person, self.limits
+            incoming, command, session, self.reference, self.registry, t, now, person, self.limits
         )
         ctx.confirmed = confirmed
         if command.where is Where.GROUP and incoming.conversation.is_direct:
@@ -209,6 +221,8 @@ class Core:
             ctx.fail(t("Usage: {usage}", usage=command.usage(t)))
         replies = command.handler(ctx, values)
         replies = replies if isinstance(replies, list) else [replies]
+        if ctx.read_as and replies:
+            replies[0] = replace(replies[0], paragraphs=(*ctx.read_as, *replies[0].paragraphs))
         if ctx.private and not incoming.conversation.is_direct:
             replies.append(
                 Reply(
@@ -231,6 +245,23 @@ class Core:
         if not buttons.owned_by(stored, (actor.platform, actor.account_id)):
             _refuse(t, t("This button is not yours: send the command yourself."))
         return stored.command, stored.confirms
+
+    def _answered(
+        self, session: Session, t: Translator, actor: Actor, word: str, rest: str, now: datetime
+    ) -> str | Reply | None:
+        """A typed "yes" or "no" (in the reader's language too) to the confirmation the actor
+        was last asked for: the line it confirms, or the reply that nothing was done; None
+        when the words are not such an answer."""
+        if rest or self.registry.get(word) is not None:
+            return None
+        pending = buttons.pending_confirmation(session, (actor.platform, actor.account_id), now)
+        if pending is None or not means(t, word, arguments.YES, arguments.NO):
+            return None
+        if not buttons.use_up(session, pending):
+            return None
+        if means(t, word, arguments.YES):
+            return pending.command
+        return Reply(paragraphs=(t("All right: I have done nothing."),), locale=t.locale)
 
     def _bound(self, session: Session, reply: Reply, actor: Actor, now: datetime) -> Reply:
         """``reply`` with its buttons bound to the person it is for (see :mod:`buttons`)."""

@@ -81,6 +81,14 @@ class Command:
     whoever presses them. Every other command's buttons work only for the person they were
     shown to."""
 
+    def example_lines(self, t: Translator) -> list[str]:
+        """The examples, their keywords (``in``, ``near``) in ``t``'s language."""
+        keywords = {param.keyword: t(param.keyword) for param in self.params if param.keyword}
+        return [
+            " ".join(keywords.get(word, word) for word in example.split(" "))
+            for example in self.examples
+        ]
+
     def usage(self, t: Translator) -> str:
         """``name <required> [optional] [keyword <value>]`` with translated labels."""
         parts = [self.name]

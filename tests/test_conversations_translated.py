@@ -9,7 +9,7 @@ from core.i18n import Translator
 from core.types import Reply
 from tests.chat import Chat
 
-FINANCE, BUDGETING = 11, 12
+FINANCE, BUDGETING, GOVERNANCE = 11, 12, 15
 
 
 def texts(replies: list[Reply]) -> list[str]:
@@ -34,17 +34,21 @@ def test_every_command_answers_in_the_speakers_language(core, locale):
         assert t(expected, **values) in texts(replies), f"{line!r}: {texts(replies)}"
         return replies
 
-    finance = t.isolate("finance")
+    def capacity(code: int) -> str:
+        return t.isolate(core.taxonomy.name(code, locale))
+
+    finance = capacity(FINANCE)
+    assert core.taxonomy.name(FINANCE, locale) != "finance"  # the directory speaks it too
     says("help", "What I can do")
     says("help find", "Also known as: {names}", names="mentor")
     says("start", "Welcome to the Capacity Exchange!")
     says("capacities", "Capacities")
     says("profile", "You have no profile yet. Tell me what you can teach with “offer”.")
     says("offer finance", "You offer to teach: {names}.", names=finance)
-    says("learn budgeting", "You want to learn: {names}.", names=t.isolate("budgeting"))
-    says("know governance", "You know: {names}.", names=t.isolate("governance"))
-    says("drop governance", "Removed from your profile: {names}.", names=t.isolate("governance"))
-    spoken = f"{t.language_name('en')} · {t('native')}"
+    says("learn budgeting", "You want to learn: {names}.", names=capacity(BUDGETING))
+    says("know governance", "You know: {names}.", names=capacity(GOVERNANCE))
+    says("drop governance", "Removed from your profile: {names}.", names=capacity(GOVERNANCE))
+    spoken = t("{language}, {level}", language=t.language_name("en"), level=t("native"))
     says(f"languages en {t('native')}", "Your languages are now: {names}.", names=spoken)
     brazil = t.territory_name("br", "Brazil")
     says(f"territory {brazil}", "Your territory is now {name}.", name=brazil)
@@ -68,7 +72,7 @@ def test_every_command_answers_in_the_speakers_language(core, locale):
         t("speaks {languages}", languages=t("{language} natively", language=t.language_name("en")))
         in found.items[0].detail
     )
-    says("peers", "Could teach you {name}", name=t.isolate("budgeting"))
+    says("peers", "Could teach you {name}", name=capacity(BUDGETING))
 
     says("need finance ...", "Need {summary}", summary=f"#1 · {finance}")
     says("needs", "Open needs")

@@ -136,14 +136,19 @@ def test_find_in_a_language_keeps_only_its_speakers(core):
     assert ranked_names(seeker, f"find {FINANCE} in ar") == ["Arabic"]
 
 
-def test_find_near_a_territory_keeps_its_region_and_puts_the_country_first(core):
+def test_find_near_a_territory_puts_its_country_then_its_region_then_the_rest(core):
     person(core, "Tokyo", f"offer {FINANCE}", "languages en n", "territory Japan")
     person(core, "Lima", f"offer {FINANCE}", "languages en n", "territory Peru")
     person(core, "Recife", f"offer {FINANCE}", "languages en n", "territory Brazil")
     seeker = person(core, "Seeker", "languages en n", "territory Japan")
 
-    assert ranked_names(seeker, f"find {FINANCE} near Brazil") == ["Recife", "Lima"]
-    assert ranked_names(seeker, f"find {FINANCE} near LAC") == ["Lima", "Recife"]
+    assert ranked_names(seeker, f"find {FINANCE} near Brazil") == ["Recife", "Lima", "Tokyo"]
+    assert ranked_names(seeker, f"find {FINANCE} near LAC") == ["Lima", "Recife", "Tokyo"]
+    [reply] = seeker.say(f"find {FINANCE} near Brazil")
+    recife, lima, tokyo = (item.detail for item in reply.items)
+    assert "in Brazil" in recife and "also in" not in recife  # Brazil is not the seeker's
+    assert "in Latin America" in lima and "also in" not in lima
+    assert "also in Japan" in tokyo  # the rest, as the seeker sees them
 
 
 def test_people_helping_many_already_rank_lower(core):

@@ -89,8 +89,8 @@ def test_the_forget_confirmation_works_once_for_minutes_and_only_for_its_owner(c
     ana = Chat(core, "Ana")
     ana.say("offer finance")
     [question] = ana.say("forget")
-    [confirm] = question.buttons
-    assert confirm.confirms and confirm.command == ""
+    confirm, keep = question.buttons
+    assert confirm.confirms and not keep.confirms and confirm.command == ""
 
     assert Chat(core, "Bia").press_button(confirm)[0].ephemeral
     late = Core(core.engine, clock=lambda: NOW + timedelta(minutes=11), limits=UNLIMITED)

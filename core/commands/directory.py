@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import func, select
@@ -75,12 +76,23 @@ def capacities(ctx: Context, args: dict[str, Any]) -> Reply:
             items=[_item(ctx, c) for c in roots],
             buttons=[Button(taxonomy.name(c, ctx.locale), f"capacities {c}") for c in roots],
         )
-    code = taxonomy.exact(query, ctx.locale)
+    code = taxonomy.exact(query)
     if code is not None:
         return _show(ctx, code)
     found = taxonomy.search(query, ctx.locale, limit=MAX_RESULTS)
     if len(found) == 1:
         return _show(ctx, found[0])
+    if not found:
+        resolved = taxonomy.resolve(query)
+        if resolved.value is not None:
+            read_as = t(
+                "I read “{text}” as {name}.",
+                text=t.user_text(query[:64]),
+                name=ctx.capacity_name(resolved.value),
+            )
+            shown = _show(ctx, resolved.value)
+            return replace(shown, paragraphs=(read_as, *shown.paragraphs))
+        found = list(resolved.choices)
     if not found:
         ctx.fail(t("No capacity matches “{query}”.", query=ctx.t.user_text(query)))
     return ctx.reply(

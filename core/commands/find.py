@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlmodel import select
 
 from core.arguments import ANY_LANGUAGE
-from core.commands.profile import LEVEL_NAMES
+from core.commands.profile import LEVEL_NAMES, profile_name
 from core.context import Context
 from core.i18n import N_
 from core.registry import Command, Kind, Param
@@ -18,6 +19,8 @@ from core.types import Button, Item, Reply
 from storage.models import USABLE_LEVELS, Organization, Person, PersonCapacity, Relation, Territory
 
 PEERS_PER_CAPACITY = 3
+COUNTED_ELSEWHERE = 100
+"""When nobody speaks the language asked, up to this many others are counted."""
 MAX_PEER_CAPACITIES = 5
 
 
@@ -35,8 +38,9 @@ def seeker_of(ctx: Context) -> Seeker:
     )
 
 
-def explain(ctx: Context, match: Match) -> str:
-    """Why a match ranks where it does, reasons joined with “ · ”."""
+def explain(ctx: Context, match: Match, *, near: bool = False) -> str:
+    """Why a match ranks where it does, reasons joined with “ · ”. With ``near``, the place
+    facts are about the place asked for (“in Portugal”), not the seeker's (“also in”)."""
     t = ctx.t
     via = ctx.capacity_name(match.via)
     reasons = [
@@ -62,14 +66,15 @@ def explain(ctx: Context, match: Match) -> str:
     else:
         reasons.append(t("no language in common"))
     person = ctx.session.get(Person, match.person_id)
+    where = t("in {place}") if near else t("also in {place}")
     if match.same_country:
         territory = ctx.session.get(Territory, person.territory_code)
-        reasons.append(t("also in {place}", place=territory_name(t, territory)))
+        reasons.append(where.format(place=territory_name(t, territory)))
     elif match.same_region:
         region = ctx.session.get(
             Territory, ctx.session.get(Territory, person.territory_code).parent_code
         )
-        reasons.append(t("also in {place}", place=territory_name(t, region)))
+        reasons.append(where.format(place=territory_name(t, region)))
     if match.same_affiliation:
         organization = ctx.session.get(Organization, person.organization_id)
         reasons.append(t("also with {name}", name=ctx.t.isolate(organization.acronym)))
@@ -82,22 +87,32 @@ def explain(ctx: Context, match: Match) -> str:
     return " · ".join(reasons)
 
 
-def _matches_reply(ctx: Context, title: str, matches: list[Match], empty: str) -> Reply:
+def _matches_reply(
+    ctx: Context,
+    title: str,
+    matches: list[Match],
+    empty: str,
+    *,
+    near: int = 0,
+    buttons: tuple[Button, ...] = (),
+) -> Reply:
+    """The matches as a list, each explained; the first ``near`` of them were found near a
+    place asked for."""
     if not matches:
-        return ctx.reply(title=title, paragraphs=[empty])
+        return ctx.reply(title=title, paragraphs=[empty], buttons=buttons)
     return ctx.reply(
         title=title,
-        items=[Item(ctx.t.isolate(m.display_name), explain(ctx, m)) for m in matches],
-        buttons=[Button(m.display_name, f"profile {_handle(ctx, m.person_id)}") for m in matches],
+        items=[
+            Item(ctx.t.isolate(m.display_name), explain(ctx, m, near=n < near))
+            for n, m in enumerate(matches)
+        ],
+        buttons=[
+            Button(
+                m.display_name, f"profile {profile_name(ctx, ctx.session.get(Person, m.person_id))}"
+            )
+            for m in matches
+        ],
     )
-
-
-def _handle(ctx: Context, person_id: int) -> str:
-    """A name ``profile`` finds this person by, quoted when it has spaces."""
-    person = ctx.session.get(Person, person_id)
-    identity = ctx.identity_of(person_id)
-    name = person.username or (identity.handle if identity else str(person_id))
-    return f'"{name}"' if " " in name else name
 
 
 def find(ctx: Context, args: dict[str, Any]) -> Reply:
@@ -111,15 +126,44 @@ def find(ctx: Context, args: dict[str, Any]) -> Reply:
         any_language=language == ANY_LANGUAGE,
         near=near.code if isinstance(near, Territory) else None,
     )
-    matches = matching.find(ctx.session, ctx.taxonomy, seeker_of(ctx), query, ctx.now)
+    seeker = seeker_of(ctx)
+    matches = matching.find(ctx.session, ctx.taxonomy, seeker, query, ctx.now)
+    found_near = len(matches) if query.near else 0
+    if query.near and len(matches) < query.limit:
+        # Near a place, its people come first, then the rest, rather than nobody else.
+        anywhere = replace(query, near=None, limit=query.limit + len(matches))
+        seen = {m.person_id for m in matches}
+        rest = matching.find(ctx.session, ctx.taxonomy, seeker, anywhere, ctx.now)
+        matches += [m for m in rest if m.person_id not in seen][: query.limit - len(matches)]
     name = ctx.capacity_name(capacity)
-    empty = t(
-        "Nobody who shares a language with you offers {name} yet. "
-        "Try “find {code} in any”, or post a need with “need {code} ...”.",
-        name=name,
-        code=capacity,
-    )
-    return _matches_reply(ctx, t("Who can help with {name}", name=name), matches, empty)
+    title = t("Who can help with {name}", name=name)
+    if matches or query.any_language:
+        empty = t(
+            "Nobody offers {name} yet. Post a need with “need {code} ...”.",
+            name=name,
+            code=capacity,
+        )
+        return _matches_reply(ctx, title, matches, empty, near=found_near)
+    anyone = replace(query, language=None, any_language=True, limit=COUNTED_ELSEWHERE)
+    elsewhere = matching.find(ctx.session, ctx.taxonomy, seeker, anyone, ctx.now)
+    if query.language:
+        spoken = t.language_name(query.language)
+        empty = t("Nobody offers {name} in {language}.", name=name, language=spoken)
+    else:
+        empty = t("Nobody who shares a language with you offers {name} yet.", name=name)
+    if not elsewhere:
+        empty += " " + t("Post a need with “need {code} ...”.", code=capacity)
+        return _matches_reply(ctx, title, [], empty)
+    if len(elsewhere) < COUNTED_ELSEWHERE:
+        empty += " " + t.plural(
+            "{n} person offers it in other languages.",
+            "{n} people offer it in other languages.",
+            len(elsewhere),
+        )
+    else:
+        empty += " " + t("Many people offer it in other languages.")
+    drop = Button(t("In any language"), f"find {capacity} {t('in')} {t('any')}")
+    return _matches_reply(ctx, title, [], empty, buttons=(drop,))
 
 
 def peers(ctx: Context, args: dict[str, Any]) -> list[Reply]:

@@ -39,7 +39,7 @@ def help_(ctx: Context, args: dict[str, Any]) -> Reply:
     return ctx.reply(
         title=command.usage(t),
         paragraphs=paragraphs,
-        items=[Item(example) for example in command.examples],
+        items=[Item(example) for example in command.example_lines(t)],
     )
 
 

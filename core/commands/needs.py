@@ -17,6 +17,7 @@ from core.i18n import N_, Translator
 from core.registry import Command, Kind, Param, Where, Who
 from core.services import matching
 from core.services import needs as rooms
+from core.services.matching import Fit
 from core.types import Button, Item, Link, Recipient, Reply
 from storage.models import ChatIdentity, Need, NeedResponse, NeedStatus, Person, Room
 
@@ -24,6 +25,8 @@ PUBLIC = N_("public")
 PRIVATE = N_("private")
 
 MAX_NEED_TEXT = 1000
+MAX_NEED_NUMBER = 2**31
+"""Need numbers are positive and fit every database's integer."""
 MAX_LISTED = 10
 SUGGESTED_HELPERS = 3
 
@@ -38,7 +41,9 @@ def _open_need(ctx: Context, number: int) -> Need:
     """Need ``number``, open and visible from here to the speaker; else a failure that says
     nothing of needs the speaker may not see."""
     person_id = ctx.person.id if ctx.person else None
-    found = rooms.visible_need(ctx.session, ctx.incoming.conversation, person_id, number)
+    found = None
+    if 0 < number < MAX_NEED_NUMBER:
+        found = rooms.visible_need(ctx.session, ctx.incoming.conversation, person_id, number)
     if found is None:
         ctx.fail(ctx.t("There is no need #{number}.", number=number))
     need = found[0]
@@ -72,6 +77,7 @@ def need(ctx: Context, args: dict[str, Any]) -> Reply:
         )
     rooms.ensure_room(ctx.session, conversation)
     posted = Need(
+        id=rooms.next_number(ctx.session, ctx.now),
         person_id=ctx.me().id,
         capacity_code=args["capacity"],
         text=text,
@@ -97,9 +103,14 @@ def need(ctx: Context, args: dict[str, Any]) -> Reply:
             name=ctx.t.user_text(ctx.me().display_name),
         ),
     ]
-    if helpers:
-        names = t.list([ctx.t.user_text(m.display_name) for m in helpers])
+    offering = [m for m in helpers if m.fit is Fit.OFFERS]
+    close_by = [m for m in helpers if m.fit is not Fit.OFFERS]
+    if offering:
+        names = t.list([t.user_text(m.display_name) for m in offering])
         paragraphs.append(t("People who offer this: {names}", names=names))
+    if close_by:
+        names = t.list([t.user_text(m.display_name) for m in close_by])
+        paragraphs.append(t("People who offer something close to it: {names}", names=names))
     return ctx.reply(
         title=t("Need {summary}", summary=_summary(ctx, posted)),
         paragraphs=paragraphs,

@@ -8,11 +8,12 @@ from typing import Any
 from sqlalchemy import delete
 from sqlmodel import select
 
+from core.arguments import NO, is_word
 from core.commands.profile import render
 from core.context import Context
 from core.i18n import N_
-from core.registry import Command, Where
-from core.services import profiles
+from core.registry import Command, Kind, Param, Where
+from core.services import buttons, profiles
 from core.types import Attachment, Button, Reply
 from storage.models import (
     ChatIdentity,
@@ -104,7 +105,12 @@ def export(ctx: Context, person: Person) -> dict[str, Any]:
             {"platform": i.platform, "account_id": i.account_id, "handle": i.handle}
             for i in identities
         ],
-        "capacities": {relation.value: codes for relation, codes in held.items()},
+        "capacities": {
+            relation.value: [
+                {"code": code, "name": ctx.taxonomy.name(code, ctx.locale)} for code in codes
+            ]
+            for relation, codes in held.items()
+        },
         "languages": [
             {"language": code, "level": level}
             for code, level in profiles.languages_of(session, person.id)
@@ -150,10 +156,19 @@ def erase(ctx: Context, person: Person) -> None:
     session.delete(person)
 
 
+def _owner(ctx: Context) -> tuple[str, str]:
+    return ctx.incoming.actor.platform, ctx.incoming.actor.account_id
+
+
 def forget(ctx: Context, args: dict[str, Any]) -> Reply:
     t = ctx.t
     if ctx.person is None:
         return ctx.reply(paragraphs=[t("I keep nothing about you.")])
+    if args.get("answer") is not None and is_word(ctx, args["answer"], NO):
+        pending = buttons.pending_confirmation(ctx.session, _owner(ctx), ctx.now)
+        if pending is not None:
+            buttons.use_up(ctx.session, pending)
+        return ctx.reply(paragraphs=[t("All right: I have done nothing.")])
     if not ctx.confirmed:
         return ctx.reply(
             paragraphs=[
@@ -161,9 +176,12 @@ def forget(ctx: Context, args: dict[str, Any]) -> Reply:
                     "This erases your profile, your chat accounts, your needs and your offers of "
                     "help, for good. Are you sure?"
                 ),
-                t("The button below works for ten minutes, and only for you."),
+                t("Answer “yes” or press the button within ten minutes; it works only for you."),
             ],
-            buttons=[Button(t("Yes, erase everything"), "forget", confirms=True)],
+            buttons=[
+                Button(t("Yes, erase everything"), "forget", confirms=True),
+                Button(t("No, keep it"), "forget no"),
+            ],
         )
     erase(ctx, ctx.person)
     ctx.person = None
@@ -190,9 +208,10 @@ COMMANDS = [
         summary=N_("erase everything I keep about you"),
         help=N_(
             "Erases your profile and everything about you, after you confirm with the button "
-            "I show you."
+            "I show you, or answer “yes”."
         ),
         handler=forget,
+        params=(Param("answer", Kind.WORD, N_("no"), required=False),),
         where=Where.PRIVATE,
     ),
 ]

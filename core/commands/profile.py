@@ -3,6 +3,7 @@ no way to name another person here, so nobody can change someone else's profile.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
@@ -10,6 +11,7 @@ from urllib.parse import quote
 from core.arguments import CLEARED, NONE, is_word
 from core.context import Context
 from core.i18n import N_
+from core.parsing import normalize
 from core.registry import Command, Kind, Param, Where
 from core.services import profiles
 from core.services.places import territory_name
@@ -35,8 +37,15 @@ def capx_link(username: str) -> str:
     return CAPX_PROFILE.format(username=quote(username.replace(" ", "_")))
 
 
-def language_with_level(ctx: Context, code: str, level: str) -> str:
-    return f"{ctx.t.language_name(code)} · {ctx.t(LEVEL_NAMES[level])}"
+def languages_text(ctx: Context, pairs: list[tuple[str, str]]) -> str:
+    """``Portuguese (Brazil), native; English, advanced``: each language with its level."""
+    t = ctx.t
+    shown = [
+        t("{language}, {level}", language=t.language_name(code), level=t(LEVEL_NAMES[level]))
+        for code, level in pairs
+    ]
+    # Translators: what separates the languages of a list of "language, level" pairs.
+    return t("; ").join(shown)
 
 
 def render(ctx: Context, person: Person) -> Reply:
@@ -47,9 +56,7 @@ def render(ctx: Context, person: Person) -> Reply:
     only_known = [
         ctx.capacity_name(c) for c in held[Relation.KNOWN] if c not in held[Relation.AVAILABLE]
     ]
-    languages = [
-        language_with_level(ctx, c, lv) for c, lv in profiles.languages_of(ctx.session, person.id)
-    ]
+    languages = profiles.languages_of(ctx.session, person.id)
     items = []
     if names[Relation.AVAILABLE]:
         items.append(Item(t("Offers to teach: {names}", names=t.list(names[Relation.AVAILABLE]))))
@@ -58,7 +65,7 @@ def render(ctx: Context, person: Person) -> Reply:
     if names[Relation.WANTED]:
         items.append(Item(t("Wants to learn: {names}", names=t.list(names[Relation.WANTED]))))
     if languages:
-        items.append(Item(t("Languages: {names}", names=t.list(languages))))
+        items.append(Item(t("Languages: {names}", names=languages_text(ctx, languages))))
     if person.territory_code:
         territory = ctx.session.get(Territory, person.territory_code)
         if territory:
@@ -76,9 +83,13 @@ def render(ctx: Context, person: Person) -> Reply:
         [Link(t("Profile on the Capacity Exchange"), capx_link(person.username))] if on_capx else []
     )
     title = ctx.t.isolate(person.display_name)
-    if person.username:
+    if person.username and not _words(person.username) <= _words(person.display_name):
         title += f" · {ctx.t.isolate(person.username)}"
     return ctx.reply(title=title, paragraphs=paragraphs, items=items, links=links)
+
+
+def _words(name: str) -> set[str]:
+    return set(re.findall(r"\w+", normalize(name)))
 
 
 def profile(ctx: Context, args: dict[str, Any]) -> Reply:
@@ -98,10 +109,25 @@ def profile(ctx: Context, args: dict[str, Any]) -> Reply:
             else t("You are hidden: others cannot find you. Say “visible on” to change that.")
         )
         return _with_paragraph(reply, state)
-    person = profiles.lookup(ctx.session, ctx.incoming.actor.platform, name)
-    if person is None or (not person.discoverable and person is not ctx.person):
+    viewer = ctx.person.id if ctx.person else None
+    found = profiles.lookup(ctx.session, ctx.incoming.actor.platform, name, viewer)
+    visible = [p for p in found if p.discoverable or p.id == viewer]
+    if not visible:
         ctx.fail(t("I know no visible profile called “{name}”.", name=ctx.t.user_text(name[:64])))
-    return render(ctx, person)
+    if len(visible) > 1:
+        ctx.fail(
+            t("Whom do you mean by “{name}”?", name=ctx.t.user_text(name[:64])),
+            buttons=[Button(p.display_name, f"profile {profile_name(ctx, p)}") for p in visible],
+        )
+    return render(ctx, visible[0])
+
+
+def profile_name(ctx: Context, person: Person) -> str:
+    """A name ``profile`` finds ``person`` by, quoted when it has spaces: their username,
+    else their handle, else their chat name."""
+    identity = ctx.identity_of(person.id)
+    name = person.username or (identity and identity.handle) or person.display_name
+    return f'"{name}"' if " " in name else name
 
 
 def _with_paragraph(reply: Reply, paragraph: str) -> Reply:
@@ -112,7 +138,7 @@ def _confirm(ctx: Context, message: str) -> Reply:
     """A confirmation of an edit, with a reminder when the person cannot be found yet."""
     paragraphs = [message]
     buttons = [Button(ctx.t("My profile"), "profile")]
-    if not ctx.me().discoverable:
+    if ctx.created_person and not ctx.me().discoverable:
         paragraphs.append(
             ctx.t("You are hidden: others cannot find you. Say “visible on” to change that.")
         )
@@ -156,7 +182,7 @@ def languages(ctx: Context, args: dict[str, Any]) -> Reply:
     pairs = args.get("languages")
     if pairs is None:
         current = profiles.languages_of(ctx.session, ctx.person.id) if ctx.person else []
-        shown = t.list([language_with_level(ctx, c, lv) for c, lv in current])
+        shown = languages_text(ctx, current)
         return ctx.reply(
             paragraphs=[
                 t("Your languages: {names}", names=shown)
@@ -167,7 +193,7 @@ def languages(ctx: Context, args: dict[str, Any]) -> Reply:
             items=[Item(f"{level} — {t(name)}") for level, name in LEVEL_NAMES.items()],
         )
     profiles.set_languages(ctx.session, ctx.me().id, pairs)
-    shown = t.list([language_with_level(ctx, c, lv) for c, lv in pairs])
+    shown = languages_text(ctx, pairs)
     return _confirm(ctx, t("Your languages are now: {names}.", names=shown))
 
 

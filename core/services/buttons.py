@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from core.parsing import split_command_line
 from core.registry import Registry
@@ -85,6 +85,22 @@ def use_up(session: Session, stored: StoredButton) -> bool:
     """Spend a one-time button; False when another press spent it first."""
     done = session.execute(delete(StoredButton).where(StoredButton.token == stored.token))
     return done.rowcount == 1
+
+
+def pending_confirmation(session: Session, owner: Owner, now: datetime) -> StoredButton | None:
+    """The newest live one-time confirmation shown to ``owner``, which a typed "yes" or "no"
+    from them answers."""
+    query = (
+        select(StoredButton)
+        .where(
+            StoredButton.owner_platform == owner[0],
+            StoredButton.owner_account == owner[1],
+            StoredButton.confirms.is_(True),
+            StoredButton.expires_at > now,
+        )
+        .order_by(StoredButton.expires_at.desc())
+    )
+    return session.exec(query).first()
 
 
 def remove_expired(session: Session, now: datetime) -> None:

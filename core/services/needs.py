@@ -9,7 +9,23 @@ from sqlalchemy import and_, func, or_
 from sqlmodel import Session, select
 
 from core.types import Conversation
-from storage.models import Need, NeedStatus, Person, Room
+from storage.models import Need, NeedStatus, Person, Room, SyncState
+
+LAST_NUMBER = "needs:last_number"
+"""The sync-state key of the highest need number ever given."""
+
+
+def next_number(session: Session, now: datetime) -> int:
+    """A need number never given before, even to a need since erased (so that an old
+    "helpwith 12" never points at a stranger's need). Two processes that take the same
+    number collide on the key; the core runs the loser's command again."""
+    kept = session.get(SyncState, LAST_NUMBER)
+    highest = session.exec(select(func.max(Need.id))).one() or 0
+    number = max(int(kept.value) if kept else 0, highest) + 1
+    state = kept or SyncState(key=LAST_NUMBER, value="0")
+    state.value, state.updated_at = str(number), now
+    session.add(state)
+    return number
 
 
 def room_of(session: Session, platform: str, room_id: str) -> Room | None:

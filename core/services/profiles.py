@@ -12,16 +12,18 @@ from sqlmodel import Session, select
 from storage.models import ChatIdentity, Person, PersonCapacity, PersonLanguage, Relation
 
 
-def lookup(session: Session, platform: str, name: str) -> Person | None:
-    """The person whose Wikimedia username, or whose handle on ``platform``, is ``name``."""
+def lookup(session: Session, platform: str, name: str, viewer_id: int | None) -> list[Person]:
+    """The people ``name`` may mean, best first: the one whose Wikimedia username, or whose
+    handle or account on ``platform``, it is; else the visible people (and the viewer) whose
+    chat name it is, or begins. One person is an answer; several, a question."""
     name = name.strip().removeprefix("@")
     if not name:
-        return None
+        return []
     folded = name.casefold()
     by_username = session.exec(select(Person).where(func.lower(Person.username) == folded)).first()
     if by_username is not None:
-        return by_username
-    return session.exec(
+        return [by_username]
+    by_handle = session.exec(
         select(Person)
         .join(ChatIdentity)
         .where(
@@ -34,6 +36,17 @@ def lookup(session: Session, platform: str, name: str) -> Person | None:
         )
         .order_by(Person.id)
     ).first()
+    if by_handle is not None:
+        return [by_handle]
+    seen = or_(Person.discoverable.is_(True), Person.id == viewer_id)
+    named = func.lower(Person.display_name)
+    exact = session.exec(select(Person).where(seen, named == folded).order_by(Person.id).limit(5))
+    found = list(exact)
+    if not found:
+        pattern = folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        starting = select(Person).where(seen, named.like(pattern, escape="\\"))
+        found = list(session.exec(starting.order_by(Person.id).limit(5)))
+    return found
 
 
 def capacities_of(session: Session, person_id: int) -> dict[Relation, list[int]]:

@@ -6,12 +6,13 @@ so it is loaded once into memory and shared by every command.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 
 from sqlmodel import Session, select
 
 from core.parsing import normalize
+from core.services.names import MAX_TEXT, Found, NameIndex
+from storage.aliases import load_aliases
 from storage.models import Capacity, CapacityName
 
 FALLBACK_LANG = "en"
@@ -26,17 +27,6 @@ class Node:
     wikidata_qid: str | None
 
 
-@dataclass(frozen=True)
-class Resolution:
-    """What a capacity as typed turned out to be: one ``code``, or ``candidates`` to choose from.
-
-    With neither, nothing came close. ``candidates`` are the closest codes, best first.
-    """
-
-    code: int | None = None
-    candidates: tuple[int, ...] = ()
-
-
 def _lang_chain(locale: str) -> tuple[str, ...]:
     """Name languages to try for a locale: ``pt_BR`` -> ``pt-br``, ``pt``, ``en``."""
     code = locale.replace("_", "-").lower()
@@ -48,10 +38,6 @@ def _lang_chain(locale: str) -> tuple[str, ...]:
     return tuple(chain)
 
 
-MAX_NAME = 100
-"""Longer text names no capacity, and is not compared with every name (a bounded cost)."""
-
-
 @dataclass
 class Taxonomy:
     """The capacity tree with names in every language the database has."""
@@ -60,7 +46,9 @@ class Taxonomy:
     children: dict[int, list[int]] = field(default_factory=dict)
     names: dict[str, dict[int, tuple[str, str | None]]] = field(default_factory=dict)
     """lang -> code -> (name, description)."""
-    _index: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    aliases: dict[int, list[str]] = field(default_factory=dict)
+    """Other names people use (``falar em público``), in any language."""
+    _index: NameIndex[int] | None = None
 
     @classmethod
     def load(cls, session: Session) -> Taxonomy:
@@ -74,6 +62,9 @@ class Taxonomy:
                 taxonomy.children.setdefault(row.parent_code, []).append(row.code)
         for name in session.exec(select(CapacityName)):
             taxonomy.names.setdefault(name.lang, {})[name.code] = (name.name, name.description)
+        for code, names in load_aliases()["capacities"].items():
+            if int(code) in taxonomy.nodes:
+                taxonomy.aliases[int(code)] = names
         return taxonomy
 
     def __bool__(self) -> bool:
@@ -125,66 +116,42 @@ class Taxonomy:
                 return entry[1]
         return None
 
-    def _names_for(self, locale: str) -> list[tuple[str, int]]:
-        """(normalized name, code) pairs in the locale's languages and English."""
-        if locale not in self._index:
-            pairs: dict[tuple[str, int], None] = {}
-            for lang in _lang_chain(locale):
-                for code, (name, _) in self.names.get(lang, {}).items():
-                    pairs[(normalize(name), code)] = None
-            self._index[locale] = list(pairs)
-        return self._index[locale]
+    @property
+    def index(self) -> NameIndex[int]:
+        """Every capacity's names, in every language the database has."""
+        if self._index is None:
+            named = [(n, c) for names in self.names.values() for c, (n, _) in names.items()]
+            also = [(n, c) for c, names in self.aliases.items() for n in names]
+            self._index = NameIndex([*named, *also])
+        return self._index
 
-    def exact(self, text: str, locale: str) -> int | None:
-        """The capacity whose code or name (in the locale or English) is exactly ``text``."""
+    def exact(self, text: str) -> int | None:
+        """The capacity whose code, or whose name in any language, is exactly ``text``."""
         text = text.strip().lstrip("#")
         if text.isascii() and text.isdigit():
             return int(text) if int(text) in self.nodes else None
-        wanted = normalize(text)
-        codes = {code for name, code in self._names_for(locale) if name == wanted}
-        return codes.pop() if len(codes) == 1 else None
+        codes = self.index.exact(text)
+        return codes[0] if len(codes) == 1 else None
 
     def search(self, query: str, locale: str, limit: int = 10) -> list[int]:
-        """Capacities whose name contains every word of ``query``, shortest names first; when
-        there are none, the ones spelt closest to it."""
+        """Capacities whose name (in the reader's languages, or any) contains every word of
+        ``query``, shortest names first."""
         words = normalize(query).split()
-        if not words:
+        if not words or len(query) > MAX_TEXT:
             return []
-        names = self._names_for(locale)
-        hits = sorted({(len(name), code) for name, code in names if all(w in name for w in words)})
-        if hits:
-            return list(dict.fromkeys(code for _, code in hits))[:limit]
-        by_name = dict(names)
-        close = difflib.get_close_matches(" ".join(words), list(by_name), n=limit, cutoff=0.6)
-        return list(dict.fromkeys(by_name[name] for name in close))
+        hits: dict[int, int] = {}
+        for lang in (*_lang_chain(locale), *self.names):
+            for code, (name, _) in self.names.get(lang, {}).items():
+                folded = normalize(name)
+                if all(word in folded for word in words):
+                    hits[code] = min(hits.get(code, len(folded)), len(folded))
+        return sorted(hits, key=lambda code: (hits[code], code))[:limit]
 
-    def resolve(self, text: str, locale: str) -> Resolution:
-        """Resolve a capacity as typed: by code, by exact name, by a unique partial name, or by a
-        misspelling close enough to one name only."""
-        code = self.exact(text, locale)
-        if code is not None:
-            return Resolution(code=code)
-        wanted = normalize(text)
-        if not wanted or len(wanted) > MAX_NAME:
-            return Resolution()
-        names = self._names_for(locale)
-        partial = {c for name, c in names if all(w in name for w in wanted.split())}
-        if len(partial) == 1:
-            return Resolution(code=partial.pop())
-        scored = sorted(
-            ((difflib.SequenceMatcher(None, wanted, name).ratio(), code) for name, code in names),
-            reverse=True,
-        )
-        best: dict[int, float] = {}
-        for ratio, c in scored:
-            best.setdefault(c, ratio)
-        ranked = sorted(best.items(), key=lambda item: (-item[1], item[0]))
-        if partial:
-            return Resolution(candidates=tuple(sorted(partial, key=lambda c: -best[c]))[:5])
-        if (
-            ranked
-            and ranked[0][1] >= 0.8
-            and (len(ranked) == 1 or ranked[1][1] < ranked[0][1] - 0.05)
-        ):
-            return Resolution(code=ranked[0][0])
-        return Resolution(candidates=tuple(c for c, ratio in ranked[:5] if ratio >= 0.45))
+    def resolve(self, text: str) -> Found[int]:
+        """A capacity as typed: by code (an unknown code is unknown, never a neighbour), or by
+        name in any language (see :class:`NameIndex`)."""
+        stripped = text.strip().lstrip("#")
+        if stripped.isascii() and stripped.isdigit():
+            code = int(stripped)
+            return Found(code) if code in self.nodes else Found()
+        return self.index.resolve(text)
