@@ -197,6 +197,9 @@ class Core:
                 MAX_INPUT,
             )
             return [Reply(paragraphs=(message,), locale=locale, is_error=True)]
+        if not self.taxonomy:
+            message = t("The capacity directory is empty. An operator must run “capx-bot seed”.")
+            return [Reply(paragraphs=(message,), locale=locale, is_error=True)]
         command = self.registry.get(command_name)
         if command is None:
             if command_name.isdigit():

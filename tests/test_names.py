@@ -308,3 +308,16 @@ def test_need_numbers_are_never_given_again_after_forget(core):
     [posted] = bia.say("need finance three")
     assert posted.title.startswith("Need #3")
     assert bia.say("helpwith 1")[0].paragraphs == ("There is no need #1.",)
+
+
+def test_every_command_on_an_unseeded_database_says_an_operator_must_seed(engine):
+    from core.dispatch import Core
+    from tests.conftest import NOW, UNLIMITED
+
+    core = Core(engine, clock=lambda: NOW, limits=UNLIMITED)
+    try:
+        for line in ("help", "find public speaking", "offer budgeting", "profile", "needs"):
+            [reply] = Chat(core, "Ana").say(line)
+            assert reply.is_error and "capx-bot seed" in reply.paragraphs[0], line
+    finally:
+        core.close()
