@@ -321,3 +321,10 @@ def test_every_command_on_an_unseeded_database_says_an_operator_must_seed(engine
             assert reply.is_error and "capx-bot seed" in reply.paragraphs[0], line
     finally:
         core.close()
+
+
+def test_capacities_never_opens_a_guess(core):
+    [reply] = Chat(core, "Ana").say("capacities template")
+    assert reply.title.startswith("No capacity matches")
+    [read] = Chat(core, "Ana").say("capacities publc speking")
+    assert read.title == "public speaking (46)" and read.paragraphs[0].startswith("I read")

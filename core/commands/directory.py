@@ -92,9 +92,15 @@ def capacities(ctx: Context, args: dict[str, Any]) -> Reply:
             )
             shown = _show(ctx, resolved.value)
             return replace(shown, paragraphs=(read_as, *shown.paragraphs))
-        found = list(resolved.choices)
-    if not found:
-        ctx.fail(t("No capacity matches “{query}”.", query=ctx.t.user_text(query)))
+        if not resolved.choices:
+            ctx.fail(t("No capacity matches “{query}”.", query=ctx.t.user_text(query)))
+        return ctx.reply(
+            title=t("No capacity matches “{query}”. The closest:", query=t.user_text(query)),
+            items=[_item(ctx, c) for c in resolved.choices],
+            buttons=[
+                Button(taxonomy.name(c, ctx.locale), f"capacities {c}") for c in resolved.choices
+            ],
+        )
     return ctx.reply(
         title=t("Capacities matching “{query}”", query=ctx.t.user_text(query)),
         items=[_item(ctx, c) for c in found],
