@@ -32,6 +32,9 @@ MIN_FUZZY = 4
 MAX_TEXT = 100
 """Longer text names nothing, and is not compared with every name: a bounded cost."""
 MAX_CHOICES = 5
+FILLER = 3
+"""A first word this short (``de``, ``the``, ``في``) may be a preposition or an article: when
+nothing else matches, the name after it is taken, exactly, as a near match."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,11 @@ class NameIndex(Generic[V]):
             return Found(choices=tuple(ordered[:MAX_CHOICES]))
         if ranked and is_clear(ranked):
             return Found(ranked[0][0], near=True)
+        first, _, rest = wanted.partition(" ")
+        if rest and len(first) <= FILLER:  # "de Portugal", "the Netherlands"
+            inner = self._exact.get(rest, ())
+            if len(inner) == 1:
+                return Found(inner[0], near=True)
         return Found(choices=tuple(v for v, score in ranked[:MAX_CHOICES] if score >= ASK))
 
     def ranked(self, wanted: str) -> list[tuple[V, float]]:
