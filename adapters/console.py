@@ -2,7 +2,14 @@
 
 On a terminal it is a prompt with line editing and history. On a pipe it reads one command a
 line, prints each reply, and stops at the end of input; lines starting with ``#`` are
-comments. Typing the number of a choice (``2``) picks that choice of the last reply.
+comments. Choices are numbered across everything one command answered, ``[1]`` to the last
+one, and typing a number (``2``) picks that choice; the choices shown to someone else (a
+message to the author of a need) have no number, as they are not yours to pick.
+
+Who speaks: ``--as Ana`` is a console person of its own, whose account id (``name:ana``) can
+never be a demo person's; the demo people (``storage/demo.py``, account ids such as ``ana``)
+are reached only as ``--as demo:ana``. In a room, the person is one of its admins only when
+asked (``--admin``); in a direct chat, they are the admin of that chat alone.
 """
 
 from __future__ import annotations
@@ -22,13 +29,45 @@ from core.types import Actor, Button, Conversation, Incoming, Reply
 
 PLATFORM = "console"
 QUIT = {"quit", "exit", ":q"}
+DEMO = "demo:"
+"""``--as demo:ana`` speaks as the demo person whose console account id is ``ana``."""
+PERSON = "name:"
+"""The start of the account id of a console person named with a plain name. Demo account ids
+are letters and digits only, so no plain name can ever become a demo person."""
+NOT_YOURS = "[-]"
+"""Where a choice shown to someone else would have its number."""
 
 
 @dataclass(frozen=True)
 class Identity:
+    """Who chats, where: ``name`` as given to ``--as`` (a plain name, or ``demo:<account>``),
+    a room's name or None for a direct chat, and whether the person is that room's admin."""
+
     name: str
     locale: str | None = None
     room: str | None = None
+    admin: bool = False
+
+    @property
+    def demo(self) -> str | None:
+        """The demo person's console account id, for ``demo:<account>``; else None."""
+        if self.name.lower().startswith(DEMO):
+            return self.name[len(DEMO) :].strip().lower()
+        return None
+
+    @property
+    def account_id(self) -> str:
+        demo = self.demo
+        return demo if demo is not None else PERSON + " ".join(self.name.split()).casefold()
+
+    @property
+    def problem(self) -> str | None:
+        """What is wrong with the name, for an operator; None when it can be used."""
+        if self.demo == "":
+            return "--as demo: needs the name of a demo person, such as demo:ana"
+        if not self.name.strip():
+            return "--as needs a name"
+        return None
 
 
 class ConsoleChat:
@@ -37,22 +76,24 @@ class ConsoleChat:
     def __init__(self, core: Core, identity: Identity, output: TextIO) -> None:
         self.core = core
         self.output = output
+        account = identity.account_id
         self.actor = Actor(
             platform=PLATFORM,
-            account_id=identity.name.lower(),
-            display_name=identity.name,
-            handle=identity.name.lower(),
+            account_id=account,
+            display_name=" ".join(identity.name.split()),
+            handle=account,
             locale_hint=identity.locale,
-            is_room_admin=True,
+            is_room_admin=identity.admin or identity.room is None,
         )
         room = identity.room
         self.conversation = Conversation(
             platform=PLATFORM,
-            room_id=f"room:{room}" if room else f"direct:{self.actor.account_id}",
+            room_id=f"room:{room}" if room else f"direct:{account}",
             is_direct=room is None,
             title=room,
         )
         self.choices: list[Button] = []
+        """The choices of the last answer, in the order of their numbers."""
         self._count = 0
 
     def say(self, line: str) -> list[Reply]:
@@ -74,20 +115,34 @@ class ConsoleChat:
                 pressed=pressed,
             )
         )
+        self.choices = []
         for reply in replies:
             self._print(reply)
-        mine = [r for r in replies if r.recipient is None and r.buttons]
-        self.choices = list(mine[-1].buttons) if mine else []
         return replies
 
+    def _is_mine(self, reply: Reply) -> bool:
+        return reply.recipient is None or reply.recipient.account_id == self.actor.account_id
+
     def _print(self, reply: Reply) -> None:
-        if reply.recipient is not None and reply.recipient.account_id != self.actor.account_id:
+        """Print ``reply``; its choices, when they are this person's, get the next numbers."""
+        if not self._is_mine(reply):
+            assert reply.recipient is not None
             header = f"── to {reply.recipient.account_id}, privately ──"
         elif reply.private and not self.conversation.is_direct:
             header = "── to you, privately ──"
         else:
             header = "──"
-        self.output.write(f"{header}\n{render_plain(reply)}\n\n")
+        text = render_plain(reply, numbered_choices=False)
+        if reply.buttons:
+            lines = []
+            for button in reply.buttons:
+                if self._is_mine(reply):
+                    self.choices.append(button)
+                    lines.append(f"[{len(self.choices)}] {button.label}")
+                else:
+                    lines.append(f"{NOT_YOURS} {button.label}")
+            text = "\n\n".join(filter(None, (text, "\n".join(lines))))
+        self.output.write(f"{header}\n{text}\n\n")
         self.output.flush()
 
     def run_script(self, lines: Iterable[str]) -> None:
@@ -101,8 +156,8 @@ class ConsoleChat:
     def run_interactive(self, history: Path) -> None:
         import readline
 
-        history.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(OSError):
+            history.parent.mkdir(parents=True, exist_ok=True)
             readline.read_history_file(history)
         self.output.write("capx-bot console: say “help”, or “quit” to leave.\n")
         try:
@@ -118,7 +173,8 @@ class ConsoleChat:
         except KeyboardInterrupt:
             self.output.write("\n")
         finally:
-            readline.write_history_file(history)
+            with contextlib.suppress(OSError):
+                readline.write_history_file(history)
 
 
 def default_name() -> str:

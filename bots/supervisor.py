@@ -4,68 +4,164 @@ platform's trouble never stops another."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import signal
+import socket
 import time
 from collections.abc import Mapping, Sequence
+from enum import Enum
+
+import aiohttp
+import httpx
 
 from adapters.base import Adapter, AdapterStopped, Backoff
 from adapters.matrix import MatrixAdapter, MatrixSettings
 from adapters.telegram import TelegramAdapter, TelegramSettings
 from bots.config import Config
 from core.dispatch import Core
+from core.logs import describe
 
 log = logging.getLogger("capx-bot")
 
 STABLE_SECONDS = 60.0
 """An adapter that ran this long before crashing starts again after the shortest delay."""
 
+PLATFORMS = ("telegram", "matrix")
+
+UNREACHABLE = (
+    ConnectionError,
+    TimeoutError,
+    socket.gaierror,
+    httpx.TransportError,
+    aiohttp.ClientConnectionError,
+)
+"""Errors that mean a server could not be reached (refused, unknown host, timed out, cut
+off), whichever library met them."""
+NETWORK_ERRNOS = {
+    errno.ENETDOWN,
+    errno.ENETUNREACH,
+    errno.EHOSTDOWN,
+    errno.EHOSTUNREACH,
+    errno.ECONNREFUSED,
+    errno.ECONNRESET,
+    errno.ETIMEDOUT,
+}
+
+
+class Ended(Enum):
+    """How a supervised adapter ended."""
+
+    FINISHED = "finished"
+    """Its ``run`` returned."""
+    STOPPED = "stopped"
+    """It raised :class:`AdapterStopped`: it cannot run with this configuration."""
+
+
+def enabled(config: Config) -> list[str]:
+    """The platforms the configuration enables (``enabled = true`` in their section)."""
+    return [name for name in PLATFORMS if config.sections.get(name, {}).get("enabled")]
+
 
 def build_adapters(config: Config, core: Core, environ: Mapping[str, str]) -> list[Adapter]:
-    """The adapters the configuration enables (``enabled = true`` in their section)."""
+    """The adapters the configuration enables, their settings read from the checked
+    sections."""
     adapters: list[Adapter] = []
-    telegram = config.sections.get("telegram", {})
-    if telegram.get("enabled"):
-        adapters.append(TelegramAdapter(core, TelegramSettings.from_config(telegram, environ)))
-    matrix = config.sections.get("matrix", {})
-    if matrix.get("enabled"):
-        adapters.append(MatrixAdapter(core, MatrixSettings.from_config(matrix, environ)))
+    for name in enabled(config):
+        section = config.sections[name]
+        if name == "telegram":
+            adapters.append(TelegramAdapter(core, TelegramSettings.from_config(section, environ)))
+        else:
+            adapters.append(MatrixAdapter(core, MatrixSettings.from_config(section, environ)))
     return adapters
 
 
-async def supervise(adapter: Adapter, backoff: Backoff | None = None) -> None:
-    """Run ``adapter`` until cancelled. After a crash it starts again, after a growing delay;
-    after :class:`AdapterStopped` it stays stopped, with one log line saying why."""
+def _causes(error: BaseException) -> list[BaseException]:
+    """``error`` and what it came from, outermost first."""
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in chain and len(chain) < 20:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def unreachable(error: BaseException) -> str | None:
+    """When ``error`` means the platform's server could not be reached, what happened, in a
+    few words that quote no URL (a Telegram URL holds the token): the innermost system error
+    and its text (``ConnectionRefusedError: Connect call failed``), else the library's error
+    type. None for any other error."""
+    chain = _causes(error)
+    if not any(
+        isinstance(each, UNREACHABLE)
+        or (isinstance(each, OSError) and each.errno in NETWORK_ERRNOS)
+        for each in chain
+    ):
+        return None
+    system = [each for each in chain if isinstance(each, OSError) and each.strerror]
+    if system:
+        return f"{type(system[-1]).__name__}: {system[-1].strerror}"
+    return type(chain[-1]).__name__
+
+
+async def supervise(adapter: Adapter, backoff: Backoff | None = None) -> Ended:
+    """Run ``adapter`` until cancelled. After a crash it starts again, after a growing delay:
+    a server it cannot reach is one warning line for each try, any other crash is logged with
+    its traceback. After :class:`AdapterStopped` it stays stopped, with one log line saying
+    why."""
     backoff = backoff or Backoff(cap=300)
     while True:
         started = time.monotonic()
         try:
             await adapter.run()
-            return
+            return Ended.FINISHED
         except AdapterStopped as reason:
             log.error("%s adapter stopped: %s", adapter.name, reason)
-            return
-        except Exception:
+            return Ended.STOPPED
+        except Exception as error:
             if time.monotonic() - started > STABLE_SECONDS:
                 backoff.reset()
             delay = backoff.next_delay()
-            log.exception("%s adapter crashed; starting it again in %.0f s", adapter.name, delay)
+            cause = unreachable(error)
+            if cause is not None:
+                log.warning(
+                    "%s adapter cannot reach its server (%s); trying again in %.0f s",
+                    adapter.name,
+                    cause,
+                    delay,
+                )
+            else:
+                log.error(
+                    "%s adapter crashed: %s; starting it again in %.0f s",
+                    adapter.name,
+                    describe(error),
+                    delay,
+                    exc_info=error,
+                )
             await asyncio.sleep(delay)
 
 
-async def run_adapters(adapters: Sequence[Adapter]) -> None:
-    """Supervise every adapter until all have stopped, or until SIGINT or SIGTERM."""
+async def run_adapters(adapters: Sequence[Adapter]) -> list[Ended]:
+    """Supervise every adapter until all have ended, or until SIGINT or SIGTERM; how each
+    ended (nothing after a signal)."""
     task = asyncio.ensure_future(asyncio.gather(*(supervise(a) for a in adapters)))
     loop = asyncio.get_running_loop()
     for number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(number, task.cancel)
     try:
-        await task
+        return list(await task)
     except asyncio.CancelledError:
         current = asyncio.current_task()
         if current is not None and current.cancelling():
             raise
         log.info("stopped by a signal")
+        return []
     finally:
         for number in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(number)
+
+
+def none_could_serve(ended: Sequence[Ended]) -> bool:
+    """Whether every adapter stopped for its configuration (a missing or rejected token...),
+    so that ``capx-bot run`` served nothing and should say so with its exit status."""
+    return bool(ended) and all(each is Ended.STOPPED for each in ended)

@@ -9,9 +9,12 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from core.i18n import Translator
-from core.registry import Command, Param
+
+if TYPE_CHECKING:
+    from core.registry import Command, Param
 
 MAX_INPUT = 4096
 """Longest command line the bot reads, in characters."""
@@ -103,7 +106,7 @@ def tokens_text(source: str, tokens: list[Token]) -> str:
     return source[tokens[0].start : tokens[-1].end].strip()
 
 
-PrefixLength = Callable[[Param, list[Token]], int]
+PrefixLength = Callable[["Param", list[Token]], int]
 """How many of the remaining tokens a positional parameter that is not the last one takes."""
 
 

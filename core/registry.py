@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from core.i18n import Translator
+from core.services.names import closest
 
 if TYPE_CHECKING:
     from core.context import Context
@@ -124,5 +124,5 @@ class Registry:
 
     def suggest(self, name: str, limit: int = 3) -> list[str]:
         """Command names close to a mistyped ``name``, best first."""
-        found = difflib.get_close_matches(name.lower(), self._names, n=limit, cutoff=0.6)
+        found = closest(name.lower(), self._names, limit)
         return list(dict.fromkeys(self._names[n] for n in found))

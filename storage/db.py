@@ -30,7 +30,10 @@ def make_engine(url_or_path: str) -> Engine:
     never show a statement's parameters (they hold what people typed)."""
     url = make_url(normalize_url(url_or_path))
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+        # A server that does not answer is one clear error in seconds, not the OS's minutes.
+        return create_engine(
+            url, pool_pre_ping=True, hide_parameters=True, connect_args={"connect_timeout": 10}
+        )
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)

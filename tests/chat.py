@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from itertools import count
 
-from adapters.render import render_plain
 from sqlmodel import Session
 
+from adapters.render import render_plain
 from core.dispatch import Core
 from core.parsing import split_command_line
 from core.types import Actor, Button, Conversation, Incoming, Reply

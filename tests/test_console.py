@@ -12,20 +12,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlmodel import Session
+from sqlmodel import select as query
 
+from adapters.console import ConsoleChat, Identity
 from bots.cli import build_parser
-
-
-def capx_bot(*args: str, stdin: str = "", env: dict[str, str] | None = None):
-    return subprocess.run(
-        [sys.executable, "-m", "bots.cli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-        cwd=Path(__file__).resolve().parent.parent,
-    )
+from core.types import Button, Incoming, Recipient, Reply
+from storage.db import make_engine
+from storage.demo import demo_console_accounts
+from storage.models import ChatIdentity, Person
+from tests.process import capx_bot, error_line
 
 
 @pytest.fixture
@@ -65,7 +61,7 @@ def test_two_identities_in_one_database_meet_through_a_need(seeded):
     )
     out = done.stdout
     assert "a trainer for our meetup" in out
-    assert "── to you, privately ──" in out and "── to ana, privately ──" in out
+    assert "── to you, privately ──" in out and "── to name:ana, privately ──" in out
 
 
 def test_the_language_flag_and_the_database_from_the_environment(seeded):
@@ -121,16 +117,15 @@ def test_the_limits_come_from_the_config_and_a_bad_one_is_one_line(seeded, tmp_p
     assert done.stdout.count("What I can do") == 2 and done.stdout.count("too fast") == 1
     config.write_text('[limits]\ncommands_burst = "lots"\n')
     bad = capx_bot("--db", seeded, "--config", str(config), "console", stdin="help\n")
-    assert bad.returncode == 2 and "Traceback" not in bad.stderr
-    assert (
-        bad.stderr.strip()
-        == "capx-bot: [limits] commands_burst must be a positive number, not 'lots'"
+    assert bad.returncode == 2
+    assert error_line(bad) == (
+        f'capx-bot: {config}: [limits] commands_burst must be a positive whole number, not "lots"'
     )
 
 
 def test_every_subcommand_takes_config_and_db():
     parser = build_parser()
-    for argv in (["db", "upgrade"], ["db", "current"], ["seed"], ["console"]):
+    for argv in (["db", "upgrade"], ["db", "current"], ["seed"], ["console"], ["run"]):
         after = parser.parse_args([*argv, "--config", "c.toml", "--db", "x.db"])
         before = parser.parse_args(["--config", "c.toml", "--db", "x.db", *argv])
         assert (after.config, after.db) == (before.config, before.db) == ("c.toml", "x.db")
@@ -177,3 +172,132 @@ def test_on_a_terminal_the_console_is_an_interactive_prompt_with_history(seeded,
     assert process.wait(timeout=30) == 0
     os.close(main)
     assert "capacities" in history.read_text()
+
+
+class Answering:
+    """A core that answers every line with ``replies`` and remembers what it was sent."""
+
+    def __init__(self, *replies: Reply) -> None:
+        self.replies = list(replies)
+        self.sent: list[Incoming] = []
+
+    def handle(self, incoming: Incoming) -> list[Reply]:
+        self.sent.append(incoming)
+        return self.replies
+
+
+def chat_with(core: Answering, identity: Identity | None = None) -> tuple[ConsoleChat, list[str]]:
+    printed: list[str] = []
+
+    class Output:
+        def write(self, text: str) -> None:
+            printed.append(text)
+
+        def flush(self) -> None:
+            pass
+
+    return ConsoleChat(core, identity or Identity("Tess"), Output()), printed  # type: ignore[arg-type]
+
+
+def test_every_choice_of_a_long_list_has_a_number_that_picks_it():
+    many = Reply(
+        title="Many",
+        buttons=tuple(Button(f"choice {n}", f"capacities {n}") for n in range(1, 21)),
+    )
+    core = Answering(many)
+    chat, printed = chat_with(core)
+    chat.say("capacities")
+    shown = "".join(printed)
+    assert all(f"[{n}] choice {n}\n" in shown for n in range(1, 21))
+    for n in (20, 12, 13, 1):
+        chat.say(str(n))
+        assert (core.sent[-1].command, core.sent[-1].arguments) == ("capacities", str(n))
+    chat.say("21")  # no such choice: the core hears the number and answers it
+    assert (core.sent[-1].command, core.sent[-1].arguments) == ("21", "")
+
+
+def test_choices_are_numbered_across_an_answer_and_someone_elses_have_no_number():
+    mine = Reply(paragraphs=("first",), buttons=(Button("one", "help one"),))
+    private = Reply(private=True, buttons=(Button("two", token="t2"), Button("three", "help 3")))
+    theirs = Reply(
+        paragraphs=("for the author",),
+        recipient=Recipient("console", "name:ana"),
+        buttons=(Button("not yours", token="t9"),),
+    )
+    core = Answering(mine, theirs, private)
+    chat, printed = chat_with(core, Identity("Rui", room="lusofonia"))
+    chat.say("helpwith 1")
+    shown = "".join(printed)
+    assert "[1] one" in shown and "[2] two" in shown and "[3] three" in shown
+    assert "[-] not yours" in shown and "[4]" not in shown
+    assert "── to name:ana, privately ──" in shown and "── to you, privately ──" in shown
+    chat.say("2")
+    assert core.sent[-1].pressed == "t2"
+    chat.say("3")
+    assert (core.sent[-1].command, core.sent[-1].pressed) == ("help", None)
+
+
+def test_every_subcapacity_of_a_big_area_can_be_picked_by_number(seeded):
+    done = capx_bot("--db", seeded, "console", stdin="capacities 124\n20\n")
+    first, picked = done.stdout.split("» 20\n")
+    assert "[20] Wikidata Query Service" in first
+    assert picked.startswith("──\nWikidata Query Service (143)")
+
+
+def test_a_plain_name_is_never_a_demo_person(demo_db):
+    engine = make_engine(str(demo_db))
+    with Session(engine) as session:
+        demo_accounts = demo_console_accounts(session)
+    engine.dispose()
+    assert "ana" in demo_accounts
+    for account in demo_accounts:
+        assert Identity(account).account_id not in demo_accounts
+        assert Identity(account.capitalize()).account_id == f"name:{account}"
+        assert Identity(f"demo:{account}").account_id == account
+        assert Identity(f"Demo:{account.upper()}").account_id == account
+    assert Identity("  Ana   Maria ").account_id == "name:ana maria"
+    assert Identity("demo:").problem and Identity(" ").problem and not Identity("Ana").problem
+
+
+def test_demo_people_are_reached_as_demo_and_a_plain_name_is_someone_new(seeded):
+    demo = capx_bot("--db", seeded, "console", "--as", "demo:ana", stdin="profile\n")
+    assert demo.returncode == 0 and "Ana Souza (demo)" in demo.stdout
+    plain = capx_bot("--db", seeded, "console", "--as", "Ana", stdin="profile\nabout Hello\n")
+    assert "Ana Souza" not in plain.stdout and "You have no profile yet" in plain.stdout
+    engine = make_engine(seeded)
+    with Session(engine) as session:
+        people = dict(
+            session.exec(
+                query(ChatIdentity.account_id, Person.display_name)
+                .join(Person, Person.id == ChatIdentity.person_id)
+                .where(ChatIdentity.account_id.in_(["ana", "name:ana"]))
+            ).all()
+        )
+        demo_about = session.exec(
+            query(Person.about).join(ChatIdentity).where(ChatIdentity.account_id == "ana")
+        ).one()
+    engine.dispose()
+    assert people == {"ana": "Ana Souza (demo)", "name:ana": "Ana"}
+    assert demo_about != "Hello"
+    unknown = capx_bot("--db", seeded, "console", "--as", "demo:nobody", stdin="help\n")
+    assert unknown.returncode == 2 and unknown.stdout == ""
+    assert error_line(unknown).startswith(
+        "capx-bot: --as demo:nobody: no demo person has that name; try demo:"
+    )
+
+
+def test_a_console_person_is_a_room_admin_only_with_admin():
+    core = Answering()
+    assert not chat_with(core, Identity("Tess", room="r"))[0].actor.is_room_admin
+    assert chat_with(core, Identity("Tess", room="r", admin=True))[0].actor.is_room_admin
+    assert chat_with(core, Identity("Tess"))[0].actor.is_room_admin  # of the direct chat only
+
+
+def test_room_admin_commands_need_admin_and_a_room(seeded):
+    line = "roomlanguage pt-br\n"
+    member = capx_bot("--db", seeded, "console", "--room", "r", stdin=line)
+    assert "Only an admin of this room may use “roomlanguage”." in member.stdout
+    admin = capx_bot("--db", seeded, "console", "--room", "r", "--admin", stdin=line)
+    assert "This room's language is now" in admin.stdout
+    direct = capx_bot("--db", seeded, "console", "--admin", stdin=line)
+    assert "“roomlanguage” works in group rooms only." in direct.stdout

@@ -55,10 +55,7 @@ def _show(ctx: Context, code: int) -> Reply:
         items=[_item(ctx, c) for c in children],
         buttons=[
             Button(t("Find a mentor"), f"find {code}"),
-            *(
-                Button(taxonomy.name(c, ctx.locale), f"capacities {c}")
-                for c in children[:MAX_RESULTS]
-            ),
+            *(Button(taxonomy.name(c, ctx.locale), f"capacities {c}") for c in children),
         ],
     )
 

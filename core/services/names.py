@@ -121,6 +121,14 @@ class NameIndex(Generic[V]):
         return found
 
 
+def closest(text: str, choices: Iterable[str], limit: int, cutoff: float = 60.0) -> list[str]:
+    """The choices spelt closest to ``text`` (a mistyped command or key), best first."""
+    found = process.extract(
+        text, list(choices), scorer=fuzz.ratio, limit=limit, score_cutoff=cutoff
+    )
+    return [choice for choice, _, _ in found]
+
+
 def is_clear(ranked: list[tuple[Hashable, float]]) -> bool:
     """Whether the best of ``ranked`` (best first) may be taken: high, and clearly above the
     runner-up."""
