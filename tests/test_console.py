@@ -301,3 +301,14 @@ def test_room_admin_commands_need_admin_and_a_room(seeded):
     assert "This room's language is now" in admin.stdout
     direct = capx_bot("--db", seeded, "console", "--admin", stdin=line)
     assert "“roomlanguage” works in group rooms only." in direct.stdout
+
+
+def test_a_debug_log_of_a_console_conversation_holds_no_message_text(seeded, tmp_path):
+    config = tmp_path / "debug.toml"
+    config.write_text('[logging]\nlevel = "DEBUG"\n')
+    secret = "zebra-quartz-7731"
+    script = f"about {secret}\nneed finance {secret}\nfind {secret}\nforgte {secret}\n"
+    done = capx_bot("--db", seeded, "--config", str(config), "console", "--room", "r", stdin=script)
+    assert done.returncode == 0, done.stderr
+    assert secret in done.stdout  # the conversation happened, and echoed what was typed
+    assert secret not in done.stderr  # but the log (on standard error) never holds it

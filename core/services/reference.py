@@ -34,12 +34,15 @@ class Reference:
         organizations = {o.id: o for o in session.exec(select(Organization)) if o.id}
         for row in (*territories.values(), *organizations.values()):
             session.expunge(row)
+        territory_names = NameIndex(_territory_names(territories, aliases))
         return cls(
             taxonomy=Taxonomy.load(session),
             territories=territories,
-            territory_names=NameIndex(_territory_names(territories, aliases)),
+            territory_names=territory_names,
             organizations=organizations,
-            organization_names=NameIndex(_organization_names(organizations, aliases)),
+            organization_names=NameIndex(
+                _organization_names(organizations, aliases, territory_names)
+            ),
         )
 
 
@@ -67,10 +70,11 @@ def _territory_names(territories: dict[str, Territory], aliases: dict) -> Iterat
 
 
 def _organization_names(
-    organizations: dict[int, Organization], aliases: dict
+    organizations: dict[int, Organization], aliases: dict, places: NameIndex[str]
 ) -> Iterator[tuple[str, int]]:
-    """Acronyms and names, ``WM`` + a chapter's acronym (``WMDE``), and the names affiliates
-    use themselves."""
+    """Acronyms and names, ``WM`` + a chapter's acronym (``WMDE``), "Wikimedia" + its
+    country's name in every shipped locale (Wikimedia Alemanha), and the names affiliates use
+    themselves."""
     by_acronym = {o.acronym.upper(): id_ for id_, o in organizations.items()}
     for id_, organization in organizations.items():
         yield organization.acronym, id_
@@ -78,6 +82,11 @@ def _organization_names(
         if organization.kind == "chapter":
             yield f"WM{organization.acronym}", id_
             yield f"Wikimedia {organization.acronym}", id_
+            country = places.exact(organization.acronym)
+            for locale in shipped_locales() if len(country) == 1 else ():
+                name = Locale.parse(locale).territories.get(country[0].upper())
+                if name:
+                    yield f"Wikimedia {name}", id_
     for acronym, names in aliases["affiliates"].items():
         if acronym.upper() in by_acronym:
             yield from ((name, by_acronym[acronym.upper()]) for name in names)
