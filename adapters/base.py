@@ -6,14 +6,26 @@ import asyncio
 import random
 from typing import Protocol
 
+from core.types import Outcome, Reply, Target
+
 
 class Adapter(Protocol):
     name: str
+
+    @property
+    def ready(self) -> bool:
+        """Whether it is connected and may :meth:`send`."""
 
     async def run(self) -> None:
         """Serve the platform until cancelled, cleaning up on cancellation. Raise
         :class:`AdapterStopped` when it cannot go on (no token, a rejected token); any other
         exception is a crash, after which the supervisor starts it again."""
+
+    async def send(self, target: Target, reply: Reply, *, key: str) -> Outcome:
+        """Deliver ``reply`` to ``target`` (a room, or a person's private chat), which the
+        bot says on its own: the outcome, never an exception for the platform's refusals.
+        ``key`` is unique to the message: where the platform takes an idempotency key, it is
+        that key, so that a retry after a crash never posts twice."""
 
 
 class AdapterStopped(Exception):

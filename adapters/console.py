@@ -3,8 +3,9 @@
 On a terminal it is a prompt with line editing and history. On a pipe it reads one command a
 line, prints each reply, and stops at the end of input; lines starting with ``#`` are
 comments. Choices are numbered across everything one command answered, ``[1]`` to the last
-one, and typing a number (``2``) picks that choice; the choices shown to someone else (a
-message to the author of a need) have no number, as they are not yours to pick.
+one, and typing a number (``2``) picks that choice. Messages the bot keeps for the person
+(from the outbox: a helper for their need) are shown when the console opens and after each
+command.
 
 Who speaks: ``--as Ana`` is a console person of its own, whose account id (``name:ana``) can
 never be a demo person's; the demo people (``storage/demo.py``, account ids such as ``ana``)
@@ -17,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import getpass
 import sys
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +27,7 @@ from typing import TextIO
 from adapters.render import render_plain
 from core.dispatch import Core
 from core.parsing import split_command_line
-from core.types import Actor, Button, Conversation, Incoming, Reply
+from core.types import Actor, Button, Conversation, Incoming, Outgoing, Reply, Sent
 
 PLATFORM = "console"
 QUIT = {"quit", "exit", ":q"}
@@ -34,8 +36,6 @@ DEMO = "demo:"
 PERSON = "name:"
 """The start of the account id of a console person named with a plain name. Demo account ids
 are letters and digits only, so no plain name can ever become a demo person."""
-NOT_YOURS = "[-]"
-"""Where a choice shown to someone else would have its number."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,8 @@ class ConsoleChat:
         self.choices: list[Button] = []
         """The choices of the last answer, in the order of their numbers."""
         self._count = 0
+        self._session = uuid.uuid4().hex
+        """Event ids are unique across console sessions, as the outbox's keys need."""
 
     def say(self, line: str) -> list[Reply]:
         """Send one line; print and return the replies. A bare number picks a choice."""
@@ -111,41 +113,42 @@ class ConsoleChat:
                 self.conversation,
                 command,
                 arguments,
-                event_id=str(self._count),
+                event_id=f"{self._session}:{self._count}",
                 pressed=pressed,
             )
         )
         self.choices = []
         for reply in replies:
             self._print(reply)
+        self.receive()
         return replies
 
-    def _is_mine(self, reply: Reply) -> bool:
-        return reply.recipient is None or reply.recipient.account_id == self.actor.account_id
-
-    def _print(self, reply: Reply) -> None:
-        """Print ``reply``; its choices, when they are this person's, get the next numbers."""
-        if not self._is_mine(reply):
-            assert reply.recipient is not None
-            header = f"── to {reply.recipient.account_id}, privately ──"
-        elif reply.private and not self.conversation.is_direct:
-            header = "── to you, privately ──"
-        else:
-            header = "──"
+    def _print(self, reply: Reply, header: str | None = None) -> None:
+        """Print ``reply``; its choices get the next numbers."""
+        if header is None:
+            private = reply.private and not self.conversation.is_direct
+            header = "── to you, privately ──" if private else "──"
         text = render_plain(reply, numbered_choices=False)
         if reply.buttons:
             lines = []
             for button in reply.buttons:
-                if self._is_mine(reply):
-                    self.choices.append(button)
-                    lines.append(f"[{len(self.choices)}] {button.label}")
-                else:
-                    lines.append(f"{NOT_YOURS} {button.label}")
+                self.choices.append(button)
+                lines.append(f"[{len(self.choices)}] {button.label}")
             text = "\n\n".join(filter(None, (text, "\n".join(lines))))
         self.output.write(f"{header}\n{text}\n\n")
         self.output.flush()
 
+    def receive(self) -> int:
+        """Print the messages the bot keeps for this person (the author of a need learns of
+        a helper here, the next time they open the console); how many there were."""
+        return self.core.deliver_to(PLATFORM, self.actor.account_id, self._received)
+
+    def _received(self, message: Outgoing) -> Sent:
+        self._print(message.reply, "── a message for you ──")
+        return Sent()
+
     def run_script(self, lines: Iterable[str]) -> None:
+        self.receive()
         for line in lines:
             if line.strip() and not line.lstrip().startswith("#"):
                 if line.strip().lower() in QUIT:
@@ -160,6 +163,7 @@ class ConsoleChat:
             history.parent.mkdir(parents=True, exist_ok=True)
             readline.read_history_file(history)
         self.output.write("capx-bot console: say “help”, or “quit” to leave.\n")
+        self.receive()
         try:
             while True:
                 try:

@@ -25,6 +25,7 @@ from bots import database
 from bots.config import Config, ConfigError, load, read
 from bots.config import check as check_tables
 from bots.database import DatabaseProblem, Target
+from bots.router import Router
 from bots.supervisor import build_adapters, enabled, none_could_serve, run_adapters
 from core.dispatch import Core
 from storage import migrate
@@ -229,7 +230,8 @@ def _run(args: argparse.Namespace, config: Config, target: Target, engine: Engin
             return TROUBLE
         core = Core(engine, limits=config.limits)
         try:
-            ended = asyncio.run(run_adapters(build_adapters(config, core, os.environ)))
+            adapters = build_adapters(config, core, os.environ)
+            ended = asyncio.run(run_adapters(adapters, Router(core, adapters)))
         finally:
             core.close()
         return TROUBLE if none_could_serve(ended) else 0

@@ -4,6 +4,7 @@ platform's trouble never stops another."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import signal
@@ -19,6 +20,7 @@ from adapters.base import Adapter, AdapterStopped, Backoff
 from adapters.matrix import MatrixAdapter, MatrixSettings
 from adapters.telegram import TelegramAdapter, TelegramSettings
 from bots.config import Config
+from bots.router import Router
 from core.dispatch import Core
 from core.logs import describe
 
@@ -141,9 +143,20 @@ async def supervise(adapter: Adapter, backoff: Backoff | None = None) -> Ended:
             await asyncio.sleep(delay)
 
 
-async def run_adapters(adapters: Sequence[Adapter]) -> list[Ended]:
-    """Supervise every adapter until all have ended, or until SIGINT or SIGTERM; how each
-    ended (nothing after a signal)."""
+async def run_adapters(adapters: Sequence[Adapter], router: Router | None = None) -> list[Ended]:
+    """Supervise every adapter until all have ended, or until SIGINT or SIGTERM, with the
+    ``router`` delivering the outbox meanwhile; how each ended (nothing after a signal)."""
+    delivering = asyncio.ensure_future(router.run()) if router else None
+    try:
+        return await _supervise_all(adapters)
+    finally:
+        if delivering is not None:
+            delivering.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await delivering
+
+
+async def _supervise_all(adapters: Sequence[Adapter]) -> list[Ended]:
     task = asyncio.ensure_future(asyncio.gather(*(supervise(a) for a in adapters)))
     loop = asyncio.get_running_loop()
     for number in (signal.SIGINT, signal.SIGTERM):

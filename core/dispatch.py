@@ -12,8 +12,10 @@ rate-limited.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -34,10 +36,10 @@ from core.limits import Limits, RateLimiter, Verdict
 from core.logs import describe
 from core.parsing import MAX_INPUT, UsageError, clean, split_command_line
 from core.registry import Command, Registry, Where, Who
-from core.services import buttons
+from core.services import buttons, outbox
 from core.services.reference import Reference
 from core.services.taxonomy import Taxonomy
-from core.types import Actor, Button, Conversation, Incoming, Reply
+from core.types import Actor, Button, Conversation, Incoming, Outcome, Outgoing, Reply, Target
 from storage.db import unit_of_work
 from storage.models import ChatIdentity, Person, Room, utcnow
 
@@ -75,6 +77,8 @@ class Core:
         self._reference: Reference | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._handled = 0
+        self._queued = False
+        self._outbox_event: asyncio.Event | None = None
 
     @property
     def reference(self) -> Reference:
@@ -94,8 +98,47 @@ class Core:
         self._reference = None
 
     async def handle_async(self, incoming: Incoming) -> list[Reply]:
-        """:meth:`handle` on the core's own database thread, so the event loop never blocks."""
-        return await self._on_database_thread(lambda: self.handle(incoming))
+        """:meth:`handle` on the core's own database thread, so the event loop never blocks;
+        wakes :meth:`wait_for_outbox` when the command queued messages."""
+        replies = await self._on_database_thread(lambda: self.handle(incoming))
+        if self._queued:
+            self._queued = False
+            self._outbox_waiting().set()
+        return replies
+
+    async def due(self, platform: str, limit: int = 20) -> list[Outgoing]:
+        """Messages of the outbox due on ``platform``, claimed for the caller to send and
+        then :meth:`record`."""
+        return await self.in_database(outbox.claim, platform, self.clock(), limit)
+
+    async def record(self, message_id: int, outcome: Outcome) -> None:
+        """What became of a message :meth:`due` gave."""
+        await self.in_database(outbox.record, message_id, outcome, self.clock())
+
+    def deliver_to(
+        self, platform: str, account_id: str, send: Callable[[Outgoing], Outcome]
+    ) -> int:
+        """For an adapter without an event loop (the console): hand the due messages for one
+        account to ``send`` and record its outcomes; how many there were."""
+        with unit_of_work(self.engine) as session:
+            due = outbox.claim(session, platform, self.clock(), account_id=account_id)
+        for message in due:
+            outcome = send(message)
+            with unit_of_work(self.engine) as session:
+                outbox.record(session, message.id, outcome, self.clock())
+        return len(due)
+
+    async def wait_for_outbox(self, seconds: float) -> None:
+        """Until a command queues a message for the outbox, or ``seconds`` have passed."""
+        waiting = self._outbox_waiting()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(waiting.wait(), seconds)
+        waiting.clear()
+
+    def _outbox_waiting(self) -> asyncio.Event:
+        if self._outbox_event is None:
+            self._outbox_event = asyncio.Event()
+        return self._outbox_event
 
     async def in_database(self, work: Callable[..., T], *args: object) -> T:
         """``work(session, *args)`` in one transaction on the core's database thread; for the
@@ -110,7 +153,14 @@ class Core:
     async def _on_database_thread(self, work: Callable[[], T]) -> T:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="capx-core")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+        future = asyncio.get_running_loop().run_in_executor(self._executor, work)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            # The work is under way in its thread: a cancelled caller still waits for it, so
+            # that what it writes is written before the caller's own clean-up goes on.
+            await asyncio.wait([future])
+            raise
 
     async def welcome(self, conversation: Conversation, locale_hint: str | None = None) -> Reply:
         """The greeting for a room the bot has just joined, in the room's language if it has
@@ -178,6 +228,8 @@ class Core:
         now = self.clock()
         if person is not None:
             person.last_active_at = now
+            if outbox.wake(session, actor.platform, actor.account_id, now):
+                self._queued = True
 
         confirmed = False
         if incoming.pressed is not None:
@@ -234,7 +286,26 @@ class Core:
                     private_notice=True,
                 )
             )
-        return [self._bound(session, reply, actor, now) for reply in replies]
+        bound = [self._bound(session, reply, actor, now) for reply in replies]
+        return self._queue_for_others(session, incoming, bound, now)
+
+    def _queue_for_others(
+        self, session: Session, incoming: Incoming, replies: list[Reply], now: datetime
+    ) -> list[Reply]:
+        """``replies`` without those for another person (the author of a need), which go to
+        the outbox in this same transaction, to be delivered on whichever platform that
+        person is; a redelivered command queues nothing twice."""
+        cause = incoming.event_id or uuid.uuid4().hex
+        answers = []
+        for number, reply in enumerate(replies):
+            if reply.recipient is None:
+                answers.append(reply)
+                continue
+            target = Target(reply.recipient.platform, account_id=reply.recipient.account_id)
+            key = f"reply:{incoming.actor.platform}:{cause}:{number}"
+            if outbox.enqueue(session, target, replace(reply, recipient=None), key=key, now=now):
+                self._queued = True
+        return answers
 
     def _pressed(
         self, session: Session, t: Translator, incoming: Incoming, now: datetime

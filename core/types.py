@@ -141,6 +141,54 @@ class Reply:
     message) where the platform has such a thing; elsewhere an ordinary reply."""
 
 
+@dataclass(frozen=True)
+class Target:
+    """Where the bot sends a message on its own: a room (``room_id``, perhaps in a thread or
+    forum topic) or a person's account (``account_id``: their private chat with the bot)."""
+
+    platform: str
+    room_id: str | None = None
+    account_id: str | None = None
+    thread_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Sent:
+    """Delivered; ``message_id`` is the platform's id of the (last) message."""
+
+    message_id: str = ""
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    """The target cannot be reached (blocked the bot, gone): recorded, never tried again."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Later:
+    """Not now (a rate limit, a server away, a person who never opened a chat): try again in
+    ``seconds``, until the message expires."""
+
+    seconds: float
+    reason: str = ""
+
+
+Outcome = Sent | Unreachable | Later
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message of the outbox for an adapter to send: ``key`` is unique to it, for platforms
+    with an idempotency key (a Matrix transaction id), so that a retry never posts twice."""
+
+    id: int
+    target: Target
+    reply: Reply
+    key: str
+
+
 def replies_to_json(replies: list[Reply]) -> str:
     """``replies`` as JSON text, for keeping them in the database."""
 

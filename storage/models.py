@@ -269,3 +269,42 @@ class HeldReply(SQLModel, table=True):
     content: str = Field(sa_column=Column(Text, nullable=False))
     """The replies, as JSON (see :func:`core.types.replies_to_json`)."""
     expires_at: datetime = Field(index=True)
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    UNREACHABLE = "unreachable"
+    EXPIRED = "expired"
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message the bot sends on its own (to a person on any platform, to a room), kept
+    until its platform's adapter has delivered it: written in the same transaction as the
+    change that caused it, so that nothing is lost on a restart and nothing goes twice."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "platform", "state", "not_before"),
+        Index("ix_outbox_account", "platform", "account_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    room_id: str | None = Field(default=None, max_length=255)
+    account_id: str | None = Field(default=None, max_length=255)
+    thread_id: str | None = Field(default=None, max_length=255)
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    """One reply, as JSON (see :func:`core.types.replies_to_json`)."""
+    dedupe_key: str = Field(max_length=255, unique=True)
+    """What caused it, so that the same cause never queues it twice."""
+    state: str = Field(default=OutboxState.PENDING, max_length=12)
+    not_before: datetime
+    expires_at: datetime
+    attempts: int = Field(default=0)
+    lease_until: datetime | None = None
+    """A sender's claim: until then no other sender takes it; after, a crashed sender's
+    claim is taken over."""
+    message_id: str | None = Field(default=None, max_length=255)
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None

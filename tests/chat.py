@@ -8,13 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from itertools import count
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from adapters.render import render_plain
 from core.dispatch import Core
 from core.parsing import split_command_line
-from core.types import Actor, Button, Conversation, Incoming, Reply
-from storage.models import StoredButton
+from core.types import Actor, Button, Conversation, Incoming, Reply, Target, replies_from_json
+from storage.models import OutboxMessage, StoredButton
 
 _events = count(1)
 
@@ -100,3 +100,13 @@ class Chat:
         incoming = replace(self.incoming(""), command="", arguments="", pressed=button.token)
         self.replies = self.core.handle(incoming)
         return self.replies
+
+
+def queued(core: Core) -> list[tuple[Target, Reply]]:
+    """What the core has put in the outbox, oldest first: (where it goes, what it says)."""
+    with Session(core.engine) as session:
+        rows = session.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    return [
+        (Target(r.platform, r.room_id, r.account_id, r.thread_id), replies_from_json(r.content)[0])
+        for r in rows
+    ]

@@ -17,7 +17,7 @@ from sqlmodel import select as query
 
 from adapters.console import ConsoleChat, Identity
 from bots.cli import build_parser
-from core.types import Button, Incoming, Recipient, Reply
+from core.types import Button, Incoming, Reply
 from storage.db import make_engine
 from storage.demo import demo_console_accounts
 from storage.models import ChatIdentity, Person
@@ -61,7 +61,13 @@ def test_two_identities_in_one_database_meet_through_a_need(seeded):
     )
     out = done.stdout
     assert "a trainer for our meetup" in out
-    assert "── to you, privately ──" in out and "── to name:ana, privately ──" in out
+    assert "── to you, privately ──" in out and "a message for you" not in out
+    later = capx_bot("--db", seeded, "console", "--as", "Ana", stdin="help\n")
+    assert "── a message for you ──\nRui offers help with your need #1" in later.stdout.replace(
+        "\u2068", ""
+    ).replace("\u2069", "")
+    again = capx_bot("--db", seeded, "console", "--as", "Ana", stdin="help\n")
+    assert "a message for you" not in again.stdout  # delivered once
 
 
 def test_the_language_flag_and_the_database_from_the_environment(seeded):
@@ -185,6 +191,9 @@ class Answering:
         self.sent.append(incoming)
         return self.replies
 
+    def deliver_to(self, platform: str, account_id: str, send) -> int:
+        return 0
+
 
 def chat_with(core: Answering, identity: Identity | None = None) -> tuple[ConsoleChat, list[str]]:
     printed: list[str] = []
@@ -216,21 +225,15 @@ def test_every_choice_of_a_long_list_has_a_number_that_picks_it():
     assert (core.sent[-1].command, core.sent[-1].arguments) == ("21", "")
 
 
-def test_choices_are_numbered_across_an_answer_and_someone_elses_have_no_number():
+def test_choices_are_numbered_across_everything_one_command_answered():
     mine = Reply(paragraphs=("first",), buttons=(Button("one", "help one"),))
     private = Reply(private=True, buttons=(Button("two", token="t2"), Button("three", "help 3")))
-    theirs = Reply(
-        paragraphs=("for the author",),
-        recipient=Recipient("console", "name:ana"),
-        buttons=(Button("not yours", token="t9"),),
-    )
-    core = Answering(mine, theirs, private)
+    core = Answering(mine, private)
     chat, printed = chat_with(core, Identity("Rui", room="lusofonia"))
     chat.say("helpwith 1")
     shown = "".join(printed)
     assert "[1] one" in shown and "[2] two" in shown and "[3] three" in shown
-    assert "[-] not yours" in shown and "[4]" not in shown
-    assert "── to name:ana, privately ──" in shown and "── to you, privately ──" in shown
+    assert "[4]" not in shown and "── to you, privately ──" in shown
     chat.say("2")
     assert core.sent[-1].pressed == "t2"
     chat.say("3")

@@ -7,8 +7,9 @@ import json
 from sqlmodel import Session, select
 
 from core.i18n import Translator
+from core.types import Target
 from storage.models import ChatIdentity, Need, Person, PersonCapacity
-from tests.chat import Chat, isolated, line_of
+from tests.chat import Chat, isolated, line_of, queued
 
 FINANCE, BUDGETING, COMMUNICATION, PUBLIC_SPEAKING = 11, 12, 36, 46
 
@@ -235,10 +236,11 @@ def test_a_need_is_posted_answered_and_both_sides_learn_how_to_reach_each_other(
 
     assert line_of(core, posted.buttons[0]) == "helpwith 1"
     helper = Chat(core, "Bia", room="lusofonia")
-    to_helper, to_author, notice = helper.say("helpwith 1")
+    to_helper, notice = helper.say("helpwith 1")
+    [(target, to_author)] = queued(core)
     assert to_helper.private
     assert f"{isolated('Ana')}: {isolated('@ana')} on Test" in to_helper.paragraphs
-    assert to_author.recipient.account_id == "ana" and to_author.private
+    assert target == Target("test", account_id="ana") and to_author.private
     assert f"{isolated('Bia')}: {isolated('@bia')} on Test" in to_author.paragraphs
     assert notice.paragraphs == ("I have answered you in a private message.",)
 

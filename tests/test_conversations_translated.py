@@ -7,7 +7,7 @@ import pytest
 
 from core.i18n import Translator
 from core.types import Reply
-from tests.chat import Chat
+from tests.chat import Chat, queued
 
 FINANCE, BUDGETING, GOVERNANCE = 11, 12, 15
 
@@ -76,7 +76,8 @@ def test_every_command_answers_in_the_speakers_language(core, locale):
 
     says("need finance ...", "Need {summary}", summary=f"#1 · {finance}")
     says("needs", "Open needs")
-    to_helper, to_author, _ = other.say("helpwith 1")
+    to_helper, _ = other.say("helpwith 1")
+    [(_, to_author)] = queued(core)
     assert to_author.locale == locale and to_helper.locale == locale
     says("close 1", "Need #{number} is closed. Thank you!", number=1)
 

@@ -28,6 +28,7 @@ from sqlmodel import Session, select
 from adapters.base import AdapterStopped
 from adapters.matrix import MatrixAdapter, MatrixSettings
 from bots.cli import QUIET_LIBRARIES, configure_logging
+from bots.router import Router
 from core.dispatch import Core
 from core.i18n import Translator, negotiate
 from storage import chats
@@ -193,13 +194,16 @@ async def running_bot(
         encryption=store is not None,
         store_path=str(store),
     )
-    task = asyncio.create_task(MatrixAdapter(core, settings).run())
+    adapter = MatrixAdapter(core, settings)
+    task = asyncio.create_task(adapter.run())
+    delivering = asyncio.create_task(Router(core, [adapter]).run())
     try:
         yield
     finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
+        for each in (delivering, task):
+            each.cancel()
+            with suppress(asyncio.CancelledError):
+                await each
 
 
 @asynccontextmanager

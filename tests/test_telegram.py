@@ -23,6 +23,7 @@ from adapters.base import AdapterStopped
 from adapters.telegram import TelegramAdapter, TelegramSettings
 from adapters.telegram.adapter import SECRET_HEADER
 from bots.cli import QUIET_LIBRARIES, configure_logging
+from bots.router import Router
 from bots.supervisor import run_adapters
 from core.dispatch import Core
 from core.i18n import Translator
@@ -77,15 +78,17 @@ async def running(core: Core, server: BotApiServer, **changes) -> AsyncIterator[
     adapter = TelegramAdapter(core, settings(server, **changes))
     menus_before = len(server.sent("setMyCommands"))
     task = asyncio.create_task(adapter.run())
+    delivering = asyncio.create_task(Router(core, [adapter]).run())
     await server.wait_for(lambda s: len(s.sent("setMyCommands")) >= menus_before + 6 or task.done())
     if task.done():
         task.result()
     try:
         yield adapter
     finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
+        for each in (delivering, task):
+            each.cancel()
+            with suppress(asyncio.CancelledError):
+                await each
 
 
 async def say(server: BotApiServer, update: dict, chat_id: int, count: int = 1) -> list:

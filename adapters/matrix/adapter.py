@@ -47,7 +47,18 @@ from core.i18n import Translator, negotiate
 from core.logs import describe
 from core.parsing import split_command_line
 from core.services.needs import room_of
-from core.types import Actor, Button, Conversation, Incoming, Reply
+from core.types import (
+    Actor,
+    Button,
+    Conversation,
+    Incoming,
+    Later,
+    Outcome,
+    Reply,
+    Sent,
+    Target,
+    Unreachable,
+)
 from storage import chats
 
 log = logging.getLogger(__name__)
@@ -55,6 +66,8 @@ log = logging.getLogger(__name__)
 PLATFORM = "matrix"
 UNKNOWN_TOKEN = "M_UNKNOWN_TOKEN"
 REMEMBERED_EVENTS = 4096
+RETRY_SECONDS = 30.0
+"""How long a message waits when no room to its person could be made."""
 SYNC_FILTER = {"room": {"timeline": {"limit": 200}}}
 """Up to 200 new events a room in one batch (Synapse's default is 10, and a busier room would
 leave a gap of commands never seen)."""
@@ -141,8 +154,13 @@ class MatrixAdapter:
         self._creators: dict[str, tuple[str, ...]] = {}
         self._known_rooms: set[str] = set()
         self._saving: asyncio.Future[None] | None = None
+        self._ready = False
 
     # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return self._ready
 
     async def run(self) -> None:
         """Serve Matrix until cancelled; :class:`AdapterStopped` when the homeserver refuses
@@ -156,6 +174,7 @@ class MatrixAdapter:
             since = await self.core.in_database(chats.read_cursor, self._key("next_batch"))
             await self._sync_forever(since)
         finally:
+            self._ready = False
             if self._saving is not None:
                 await asyncio.shield(self._saving)
             await self.client.close()
@@ -214,6 +233,7 @@ class MatrixAdapter:
             backoff.reset()
             await self._exchange_keys()
             await self._on_sync(response, history=since is None)
+            self._ready = True  # the rooms are known: private rooms can be found
             since = response.next_batch
             await self._save(since)
             first = False
@@ -406,13 +426,6 @@ class MatrixAdapter:
         thread), unless private outside a direct room or for another person: then to a room
         private to that person."""
         for reply in replies:
-            if reply.recipient is not None:
-                if reply.recipient.platform == PLATFORM:
-                    whom = reply.recipient.account_id
-                    target = await self._private_room(whom)
-                    self._offer(target, whom, reply)
-                    await self._send(target, messages.notice(reply))
-                continue
             if reply.private and not direct:
                 target = await self._private_room(event.sender)
                 content = messages.notice(reply)
@@ -455,19 +468,39 @@ class MatrixAdapter:
         )
         return created.room_id
 
-    async def _send(self, room_id: str, content: dict[str, Any]) -> None:
+    async def send(self, target: Target, reply: Reply, *, key: str) -> Outcome:
+        """To a room, or to a room private to a person's account; ``key`` is the Matrix
+        transaction id, so that the homeserver takes a retried message once."""
+        if target.account_id is not None:
+            try:
+                room_id = await self._private_room(target.account_id)
+            except RuntimeError:
+                return Later(RETRY_SECONDS, "no direct room")
+            self._offer(room_id, target.account_id, reply)
+        elif target.room_id is not None:
+            room_id = target.room_id
+        else:
+            return Unreachable("no target")
+        thread = target.thread_id
+        return await self._send(room_id, messages.notice(reply, thread_root=thread), tx_id=key)
+
+    async def _send(
+        self, room_id: str, content: dict[str, Any], *, tx_id: str | None = None
+    ) -> Outcome:
         response = await self.client.room_send(
-            room_id, "m.room.message", content, ignore_unverified_devices=True
+            room_id, "m.room.message", content, tx_id=tx_id, ignore_unverified_devices=True
         )
-        if not isinstance(response, RoomSendResponse):
-            log.warning("could not send to %s: %s", room_id, response.status_code)
-            await self.core.in_database(
-                chats.mark_unreachable,
-                PLATFORM,
-                room_id,
-                str(response.status_code),
-                self.core.clock(),
-            )
+        if isinstance(response, RoomSendResponse):
+            return Sent(response.event_id)
+        log.warning("could not send to %s: %s", room_id, response.status_code)
+        await self.core.in_database(
+            chats.mark_unreachable,
+            PLATFORM,
+            room_id,
+            str(response.status_code),
+            self.core.clock(),
+        )
+        return Unreachable(str(response.status_code))
 
 
 def _since_joining(events: list[Any], user_id: str) -> list[Any]:

@@ -57,6 +57,7 @@ from telegram.error import (
     Forbidden,
     InvalidToken,
     NetworkError,
+    RetryAfter,
     TelegramError,
 )
 from telegram.ext import AIORateLimiter, ExtBot
@@ -74,7 +75,12 @@ from core.types import (
     Button,
     Conversation,
     Incoming,
+    Later,
+    Outcome,
     Reply,
+    Sent,
+    Target,
+    Unreachable,
     replies_from_json,
     replies_to_json,
 )
@@ -90,6 +96,12 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_IN_FLIGHT = 16
 """Updates handled at once (each chat's in order)."""
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+RETRY_SECONDS = 30.0
+NOT_STARTED = "can't initiate conversation"
+"""What Telegram says to a bot writing first to someone who never opened a chat with it."""
+NOT_STARTED_RETRY = 3600.0
+"""Such a message waits for the person to be seen again (or an hour)."""
+"""How long a message the network kept from Telegram waits before it is tried again."""
 HELD_FOR = timedelta(hours=1)
 """How long answers wait for a person the bot may not write to yet."""
 NOT_PERSONS = {1087968824, 777000}
@@ -210,6 +222,20 @@ class TelegramAdapter:
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._admins: _Kept[tuple[int, int], bool] = _Kept(4096, settings.admin_cache_seconds)
         self._pages: _Kept[tuple[int, int], list[str]] = _Kept(1024, 24 * 3600)
+        self._ready = False
+
+    @property
+    def ready(self) -> bool:
+        return self._ready
+
+    async def send(self, target: Target, reply: Reply, *, key: str) -> Outcome:
+        """Telegram has no idempotency key: a crash between the send and its record is the
+        only window for a duplicate."""
+        chat = target.account_id or target.room_id or ""
+        if not chat.lstrip("-").isdigit():
+            return Unreachable("not a Telegram chat")
+        thread = int(target.thread_id) if target.thread_id and target.thread_id.isdigit() else None
+        return await self._send(int(chat), reply, thread_id=thread)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -246,12 +272,14 @@ class TelegramAdapter:
             self._saved = int(stored) if stored else 0
             self._seen = self._saved - 1
             await self._set_menus()
+            self._ready = True
             if settings.mode == "webhook":
                 await self._serve_webhook()
             else:
                 await self.bot.delete_webhook()
                 await self._poll()
         finally:
+            self._ready = False
             await self._finish_in_flight()
             await self.bot.shutdown()
 
@@ -569,11 +597,8 @@ class TelegramAdapter:
         for reply in replies:
             if reply.private_notice:
                 notices.append(reply)
-            elif reply.recipient is not None:
-                if reply.recipient.platform == PLATFORM:
-                    await self._send(int(reply.recipient.account_id), reply)
             elif reply.private and not origin.is_direct and origin.user_id is not None:
-                if not await self._send(origin.user_id, reply):
+                if not isinstance(await self._send(origin.user_id, reply), Sent):
                     held.append(reply)
             else:
                 await self._send(
@@ -626,12 +651,12 @@ class TelegramAdapter:
         reply_to: int | None = None,
         thread_id: int | None = None,
         extra_row: list[InlineKeyboardButton] | None = None,
-    ) -> bool:
+    ) -> Outcome:
         """Send one reply to ``chat_id`` (in forum topic ``thread_id``): long text split, long
         lists paged, choices as buttons, the attachment as a document; a reply with an
         attachment whose text would need several messages goes as the document alone, with
-        its first line as the caption. Whether it was delivered; a chat that cannot be
-        reached is recorded, not retried."""
+        its first line as the caption. A chat that cannot be reached is recorded, and the
+        outcome says so; so does one to try again later (a rate limit, a network error)."""
         assert self.bot is not None
         paged = messages.pages(reply)
         texts = paged[:1] if len(paged) > 1 else messages.split_html(paged[0])
@@ -645,7 +670,7 @@ class TelegramAdapter:
         attachment = reply.attachment
         try:
             if attachment is not None and len(texts) > 1:
-                await self.bot.send_document(
+                document = await self.bot.send_document(
                     chat_id,
                     InputFile(attachment.data, filename=attachment.filename),
                     caption=messages.caption(reply),
@@ -654,7 +679,7 @@ class TelegramAdapter:
                     reply_parameters=answering,
                     reply_markup=markup,
                 )
-                return True
+                return Sent(str(document.message_id))
             for n, text in enumerate(texts):
                 sent = await self.bot.send_message(
                     chat_id,
@@ -673,24 +698,34 @@ class TelegramAdapter:
         except ChatMigrated as moved:
             await self._move_room(chat_id, moved.new_chat_id)
             return await self._send(moved.new_chat_id, reply, extra_row=extra_row)
-        except Forbidden:
+        except Forbidden as error:
+            if NOT_STARTED in error.message.lower():
+                return Later(NOT_STARTED_RETRY, "never opened a chat")  # sent when next seen
             await self._unreachable(chat_id, "forbidden")
-            return False
+            return Unreachable("forbidden")
         except BadRequest as error:
             if "chat not found" in error.message.lower():
                 await self._unreachable(chat_id, "chat not found")
-            else:
-                log.warning("Telegram refused a message to chat %s: %s", chat_id, _told(error))
-            return False
+                return Unreachable("chat not found")
+            log.warning("Telegram refused a message to chat %s: %s", chat_id, _told(error))
+            return Unreachable("refused")
+        except RetryAfter as error:
+            return Later(_seconds(error.retry_after), "rate limit")
         except NetworkError as error:
             log.warning("could not send to chat %s: %s", chat_id, _told(error))
-            return False
-        return True
+            return Later(RETRY_SECONDS, "network")
+        return Sent(str(sent.message_id))
 
     async def _unreachable(self, chat_id: int, reason: str) -> None:
         record = chats.mark_unreachable
         if await self.core.in_database(record, PLATFORM, str(chat_id), reason, self.core.clock()):
             log.info("chat %s cannot be reached (%s); recorded", chat_id, reason)
+
+
+def _seconds(retry_after: float | timedelta) -> float:
+    """Telegram's ``retry_after`` in seconds (python-telegram-bot gives a number or, soon, a
+    timedelta)."""
+    return retry_after.total_seconds() if isinstance(retry_after, timedelta) else float(retry_after)
 
 
 def _incoming(

@@ -13,7 +13,7 @@ from core.commands.profile import render
 from core.context import Context
 from core.i18n import N_
 from core.registry import Command, Kind, Param, Where
-from core.services import buttons, profiles
+from core.services import buttons, outbox, profiles
 from core.types import Attachment, Button, Reply
 from storage.models import (
     ChatIdentity,
@@ -55,13 +55,14 @@ def _accounts(ctx: Context, person: Person) -> list[ChatIdentity]:
 
 
 def _rows_of_accounts(ctx: Context, person: Person) -> dict[str, list[Any]]:
-    """The adapters' and buttons' rows about the person's chat accounts, by kind."""
+    """The adapters', buttons' and outbox's rows about the person's chat accounts, by kind."""
     session = ctx.session
     found: dict[str, list[Any]] = {
         "direct_rooms": [],
         "unreachable_chats": [],
         "held_replies": [],
         "buttons": [],
+        "messages_to_send": [],
     }
     for identity in _accounts(ctx, person):
         platform, account = identity.platform, identity.account_id
@@ -87,6 +88,7 @@ def _rows_of_accounts(ctx: Context, person: Person) -> dict[str, list[Any]]:
                 StoredButton.owner_platform == platform, StoredButton.owner_account == account
             )
         )
+        found["messages_to_send"] += outbox.of_accounts(session, [(platform, account)])
     return found
 
 

@@ -1,0 +1,153 @@
+"""The durable outbox: every message the bot sends on its own goes through it.
+
+A message is queued (:func:`enqueue`) in the transaction of the change that caused it, under a
+unique key, so that the same cause never queues it twice. The adapter of its platform claims
+the due ones (:func:`claim`: a lease, taken over when a crashed sender never finishes; on
+PostgreSQL ``FOR UPDATE SKIP LOCKED``, so that several processes never claim one message),
+sends each, and records the outcome (:func:`record`). A message not delivered before it
+expires is dropped, not sent late.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, update
+from sqlmodel import Session, select
+
+from core.types import (
+    Later,
+    Outcome,
+    Outgoing,
+    Reply,
+    Sent,
+    Target,
+    replies_from_json,
+    replies_to_json,
+)
+from storage.models import OutboxMessage, OutboxState
+
+KEPT_FOR = timedelta(days=7)
+"""How long a message waits for its target by default (a person who has not opened a chat)."""
+LEASE = timedelta(seconds=60)
+"""How long a claim holds before another sender may take the message over."""
+
+
+def enqueue(
+    session: Session,
+    target: Target,
+    reply: Reply,
+    *,
+    key: str,
+    now: datetime,
+    not_before: datetime | None = None,
+    kept_for: timedelta = KEPT_FOR,
+) -> bool:
+    """Queue ``reply`` for ``target`` unless a message with ``key`` was queued before;
+    whether it is new."""
+    key = key[:255]
+    if session.exec(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)).first():
+        return False
+    session.add(
+        OutboxMessage(
+            platform=target.platform,
+            room_id=target.room_id,
+            account_id=target.account_id,
+            thread_id=target.thread_id,
+            content=replies_to_json([reply]),
+            dedupe_key=key,
+            not_before=not_before or now,
+            expires_at=(not_before or now) + kept_for,
+            created_at=now,
+        )
+    )
+    return True
+
+
+def claim(
+    session: Session,
+    platform: str,
+    now: datetime,
+    limit: int = 20,
+    account_id: str | None = None,
+) -> list[Outgoing]:
+    """Up to ``limit`` due messages for ``platform`` (only those for ``account_id``, when
+    given), oldest first, leased to the caller. Pending messages past their expiry become
+    expired on the way."""
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.platform == platform,
+            OutboxMessage.state == OutboxState.PENDING,
+            OutboxMessage.expires_at <= now,
+        )
+        .values(state=OutboxState.EXPIRED, lease_until=None)
+    )
+    query = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.platform == platform,
+            OutboxMessage.state == OutboxState.PENDING,
+            OutboxMessage.not_before <= now,
+            or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until <= now),
+        )
+        .order_by(OutboxMessage.not_before, OutboxMessage.id)
+        .limit(limit)
+    )
+    if account_id is not None:
+        query = query.where(OutboxMessage.account_id == account_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    claimed = []
+    for message in session.exec(query):
+        message.lease_until = now + LEASE
+        message.attempts += 1
+        [reply] = replies_from_json(message.content)
+        target = Target(message.platform, message.room_id, message.account_id, message.thread_id)
+        claimed.append(Outgoing(message.id or 0, target, reply, f"capx-outbox-{message.id}"))
+    return claimed
+
+
+def record(session: Session, message_id: int, outcome: Outcome, now: datetime) -> None:
+    """What became of a claimed message: sent (with the platform's message id), unreachable
+    (never tried again), or to be tried again later."""
+    message = session.get(OutboxMessage, message_id)
+    if message is None:
+        return  # withdrawn meanwhile (forget)
+    message.lease_until = None
+    match outcome:
+        case Sent(message_id=platform_id):
+            message.state, message.sent_at = OutboxState.SENT, now
+            message.message_id = platform_id[:255] or None
+        case Later(seconds=seconds):
+            message.not_before = now + timedelta(seconds=seconds)
+        case _:
+            message.state = OutboxState.UNREACHABLE
+
+
+def wake(session: Session, platform: str, account_id: str, now: datetime) -> bool:
+    """The account was just seen: what waits for it is due now; whether anything was."""
+    woken = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.platform == platform,
+            OutboxMessage.account_id == account_id,
+            OutboxMessage.state == OutboxState.PENDING,
+            OutboxMessage.not_before > now,
+        )
+        .values(not_before=now)
+    )
+    return bool(woken.rowcount)
+
+
+def of_accounts(session: Session, accounts: list[tuple[str, str]]) -> list[OutboxMessage]:
+    """The messages for these (platform, account id) pairs, for ``mydata`` and ``forget``."""
+    if not accounts:
+        return []
+    wanted = or_(
+        *(
+            and_(OutboxMessage.platform == platform, OutboxMessage.account_id == account)
+            for platform, account in accounts
+        )
+    )
+    return list(session.exec(select(OutboxMessage).where(wanted).order_by(OutboxMessage.id)))
