@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NoReturn, TypeVar
 
 from sqlalchemy import Engine
@@ -46,6 +46,8 @@ from storage.models import ChatIdentity, Person, Room, utcnow
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+HELD_FOR = timedelta(hours=1)
+"""How long private answers wait for a person to open a chat with the bot."""
 T = TypeVar("T")
 
 
@@ -114,6 +116,19 @@ class Core:
     async def record(self, message_id: int, outcome: Outcome) -> None:
         """What became of a message :meth:`due` gave."""
         await self.in_database(outbox.record, message_id, outcome, self.clock())
+
+    async def hold(self, target: Target, replies: list[Reply], cause: str) -> None:
+        """Keep ``replies`` for a person the adapter may not write to yet (who never opened a
+        chat with the bot), for :data:`HELD_FOR`: they go out when the person is next seen."""
+
+        def keep(session: Session) -> None:
+            for number, reply in enumerate(replies):
+                key = f"held:{target.platform}:{cause}:{number}"
+                outbox.enqueue(
+                    session, target, reply, key=key, now=self.clock(), held=True, kept_for=HELD_FOR
+                )
+
+        await self.in_database(keep)
 
     def deliver_to(
         self, platform: str, account_id: str, send: Callable[[Outgoing], Outcome]
@@ -228,8 +243,8 @@ class Core:
         now = self.clock()
         if person is not None:
             person.last_active_at = now
-            if outbox.wake(session, actor.platform, actor.account_id, now):
-                self._queued = True
+        if not actor.is_anonymous and outbox.wake(session, actor.platform, actor.account_id, now):
+            self._queued = True
 
         confirmed = False
         if incoming.pressed is not None:

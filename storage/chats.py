@@ -1,16 +1,15 @@
 """What adapters keep about the platforms' chats: sync cursors, rooms that moved, chats that
-cannot be reached, rooms known to be private, and answers held for someone the bot may not
-write to yet. Each function works inside the caller's session (one transaction)."""
+cannot be reached, and rooms known to be private. Each function works inside the caller's
+session (one transaction)."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 
 from sqlalchemy import delete, update
 from sqlmodel import Session, select
 
-from storage.models import DirectRoom, HeldReply, Need, Room, SyncState, UnreachableChat
+from storage.models import DirectRoom, Need, Room, SyncState, UnreachableChat
 
 
 def read_cursor(session: Session, key: str) -> str | None:
@@ -111,34 +110,3 @@ def remove_direct_room(session: Session, platform: str, room_id: str) -> None:
     session.execute(
         delete(DirectRoom).where(DirectRoom.platform == platform, DirectRoom.room_id == room_id)
     )
-
-
-def hold_replies(
-    session: Session, platform: str, account_id: str, content: str, expires_at: datetime
-) -> str:
-    """Keep ``content`` (replies as JSON) for ``account_id`` until ``expires_at``; the random
-    token that takes them back (a deep link's payload)."""
-    token = secrets.token_urlsafe(12)
-    session.add(
-        HeldReply(
-            token=token,
-            platform=platform,
-            account_id=account_id,
-            content=content,
-            expires_at=expires_at,
-        )
-    )
-    return token
-
-
-def take_held(
-    session: Session, platform: str, account_id: str, token: str, now: datetime
-) -> str | None:
-    """The content held under ``token``, if it is for ``account_id`` and has not expired;
-    taken once. Expired holds are dropped on the way."""
-    session.execute(delete(HeldReply).where(HeldReply.expires_at <= now))
-    held = session.get(HeldReply, token[:32]) if token else None
-    if held is None or (held.platform, held.account_id) != (platform, account_id):
-        return None
-    session.delete(held)
-    return held.content

@@ -256,21 +256,6 @@ class DirectRoom(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
-class HeldReply(SQLModel, table=True):
-    """Answers held for an account the bot may not write to yet, delivered when the account
-    opens a chat with the bot (a Telegram deep link carries ``token``)."""
-
-    __tablename__ = "held_reply"
-    __table_args__ = (Index("ix_held_reply_account", "platform", "account_id"),)
-
-    token: str = Field(primary_key=True, max_length=32)
-    platform: str = Field(max_length=16)
-    account_id: str = Field(max_length=255)
-    content: str = Field(sa_column=Column(Text, nullable=False))
-    """The replies, as JSON (see :func:`core.types.replies_to_json`)."""
-    expires_at: datetime = Field(index=True)
-
-
 class OutboxState(StrEnum):
     PENDING = "pending"
     SENT = "sent"

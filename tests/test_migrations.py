@@ -88,3 +88,30 @@ def test_schema_comparison_sees_a_missing_index(engine: Engine) -> None:
     diff = schema_diff(engine)
 
     assert [(entry[0], entry[1].name) for entry in diff] == [("add_index", "ix_need_status")]
+
+
+def test_answers_held_before_the_outbox_move_into_it(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        migrate.upgrade(engine, "0006")
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO held_reply (token, platform, account_id, content, expires_at) "
+                    "VALUES ('tok', 'telegram', '42', :content, :expires)"
+                ),
+                {
+                    "content": '[{"paragraphs": ["one"]}, {"paragraphs": ["two"]}]',
+                    "expires": "2030-01-01 00:00:00",
+                },
+            )
+        migrate.upgrade(engine)
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT account_id, content, state FROM outbox ORDER BY id")
+            ).all()
+        assert [(r[0], r[2]) for r in rows] == [("42", "pending"), ("42", "pending")]
+        assert '"one"' in rows[0][1] and '"two"' in rows[1][1]
+        assert "held_reply" not in user_tables(engine)
+    finally:
+        engine.dispose()

@@ -16,7 +16,8 @@ from sqlmodel import Session, SQLModel, select
 
 from core.dispatch import Core
 from core.limits import Limits
-from core.types import Actor, Conversation, Incoming
+from core.services import outbox
+from core.types import Actor, Conversation, Incoming, Reply, Target
 from storage import chats
 from storage.db import make_engine, unit_of_work
 from storage.models import ChatIdentity, Need, Person, PersonCapacity
@@ -293,7 +294,9 @@ def test_after_forget_no_table_holds_the_persons_ids(core):
         chats.mark_unreachable(session, "telegram", "777123", "forbidden", NOW)
         chats.add_direct_room(session, "telegram", "dm-of-ana", "777123", NOW)
         chats.mark_unreachable(session, "telegram", "dm-of-ana", "gone", NOW)
-        chats.hold_replies(session, "telegram", "777123", "[]", NOW + timedelta(hours=1))
+        held = Reply(paragraphs=("kept for Ana",), private=True)
+        target = Target("telegram", account_id="777123")
+        outbox.enqueue(session, target, held, key="held:1", now=NOW, held=True)
     [question] = say_as(core, ana, "forget")
     assert say_as(core, ana, "mydata")[1].attachment.data.count(b"777123") >= 4
     conversation = Conversation("telegram", "direct:777123", True)

@@ -15,7 +15,7 @@ Buttons: ``c:<line>`` runs a look-up line as if the presser typed it; ``b:<token
 core the token of a button it keeps (it checks who may press it, and whether it expired).
 Answers to a press go to the chat and forum topic of the message holding the button; the
 core's ephemeral answer (not yours, expired) is the press's alert, for the presser alone.
-Private answers the bot may not deliver yet are held in the database for a deep link.
+Private answers the bot may not deliver yet wait in the outbox until the person opens a chat.
 
 Nothing a person wrote reaches a log: failures are logged as their type and place
 (:func:`core.logs.describe`), Telegram's refusals with anything quoted in them blanked.
@@ -28,6 +28,7 @@ import hmac
 import logging
 import re
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -81,8 +82,6 @@ from core.types import (
     Sent,
     Target,
     Unreachable,
-    replies_from_json,
-    replies_to_json,
 )
 from storage import chats
 
@@ -102,8 +101,9 @@ NOT_STARTED = "can't initiate conversation"
 NOT_STARTED_RETRY = 3600.0
 """Such a message waits for the person to be seen again (or an hour)."""
 """How long a message the network kept from Telegram waits before it is tried again."""
-HELD_FOR = timedelta(hours=1)
-"""How long answers wait for a person the bot may not write to yet."""
+HELD_PAYLOAD = "answers"
+"""The deep link's payload: it carries no command and no secret; the person's ``/start``
+is what delivers what waits for them."""
 NOT_PERSONS = {1087968824, 777000}
 """Telegram's GroupAnonymousBot and its service account (automatic forwards): shared by many
 senders, so never one person."""
@@ -446,8 +446,6 @@ class TelegramAdapter:
                 await self._hint(chat.id, user)
             return
         command, arguments = split_command_line(line)
-        if direct and command == "start" and await self._deliver_held(arguments, user.id):
-            return
         actor = await self._actor(user, chat, message)
         origin = _Origin(
             chat.id,
@@ -590,8 +588,8 @@ class TelegramAdapter:
     async def _deliver(self, replies: list[Reply], origin: _Origin) -> None:
         """Send each reply where it belongs. In a group, the notice that answers went private
         gets a button to the private chat; when they could not go (the person never opened a
-        chat with the bot), they are held in the database, and the button's deep link
-        delivers them."""
+        chat with the bot), the core keeps them in the outbox until the person is next seen,
+        which the button's deep link (``/start``) makes happen."""
         held: list[Reply] = []
         notices: list[Reply] = []
         for reply in replies:
@@ -610,14 +608,11 @@ class TelegramAdapter:
     async def _send_notice(self, notice: Reply, origin: _Origin, held: list[Reply]) -> None:
         t = Translator(notice.locale)
         if held and origin.user_id is not None:
-            expires = self.core.clock() + HELD_FOR
-            hold = chats.hold_replies
-            content = replies_to_json(held)
-            account = str(origin.user_id)
-            token = await self.core.in_database(hold, PLATFORM, account, content, expires)
+            person = Target(PLATFORM, account_id=str(origin.user_id))
+            await self.core.hold(person, held, uuid.uuid4().hex)
             text = t("I cannot write to you privately yet. Open a chat with me to get my answer.")
             notice = Reply(paragraphs=(text,), locale=notice.locale)
-            link = f"https://t.me/{self.username}?start={token}"
+            link = f"https://t.me/{self.username}?start={HELD_PAYLOAD}"
         else:
             link = f"https://t.me/{self.username}"
         button = InlineKeyboardButton(t("Open the private chat"), url=link)
@@ -628,20 +623,6 @@ class TelegramAdapter:
             thread_id=origin.thread_id,
             extra_row=[button],
         )
-
-    async def _deliver_held(self, token: str, user_id: int) -> bool:
-        """Send the answers held under ``token`` (a deep link's payload), if they are for
-        ``user_id`` and still kept (not expired, not erased by ``forget``); whether there
-        were any. They are taken once."""
-        if not token:
-            return False
-        take, now = chats.take_held, self.core.clock()
-        content = await self.core.in_database(take, PLATFORM, str(user_id), token, now)
-        if content is None:
-            return False
-        for reply in replies_from_json(content):
-            await self._send(user_id, reply)
-        return True
 
     async def _send(
         self,

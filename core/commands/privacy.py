@@ -18,7 +18,6 @@ from core.types import Attachment, Button, Reply
 from storage.models import (
     ChatIdentity,
     DirectRoom,
-    HeldReply,
     Need,
     NeedResponse,
     Person,
@@ -60,7 +59,6 @@ def _rows_of_accounts(ctx: Context, person: Person) -> dict[str, list[Any]]:
     found: dict[str, list[Any]] = {
         "direct_rooms": [],
         "unreachable_chats": [],
-        "held_replies": [],
         "buttons": [],
         "messages_to_send": [],
     }
@@ -79,9 +77,6 @@ def _rows_of_accounts(ctx: Context, person: Person) -> dict[str, list[Any]]:
             select(UnreachableChat).where(
                 UnreachableChat.platform == platform, UnreachableChat.chat_id.in_(chats)
             )
-        )
-        found["held_replies"] += session.exec(
-            select(HeldReply).where(HeldReply.platform == platform, HeldReply.account_id == account)
         )
         found["buttons"] += session.exec(
             select(StoredButton).where(
@@ -143,8 +138,8 @@ def mydata(ctx: Context, args: dict[str, Any]) -> list[Reply]:
 
 def erase(ctx: Context, person: Person) -> None:
     """Delete ``person`` and every row about them: their needs with the answers to them,
-    and what the adapters kept about their chat accounts (direct rooms, unreachable chats,
-    held answers) and the buttons shown to them."""
+    and what the adapters kept about their chat accounts (direct rooms, unreachable chats),
+    the buttons shown to them and the messages kept for them."""
     session = ctx.session
     for rows in _rows_of_accounts(ctx, person).values():
         for row in rows:

@@ -42,9 +42,11 @@ def enqueue(
     now: datetime,
     not_before: datetime | None = None,
     kept_for: timedelta = KEPT_FOR,
+    held: bool = False,
 ) -> bool:
     """Queue ``reply`` for ``target`` unless a message with ``key`` was queued before;
-    whether it is new."""
+    whether it is new. A ``held`` message is never due by itself: only when its account is
+    seen again (:func:`wake`), within ``kept_for``."""
     key = key[:255]
     if session.exec(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)).first():
         return False
@@ -56,7 +58,7 @@ def enqueue(
             thread_id=target.thread_id,
             content=replies_to_json([reply]),
             dedupe_key=key,
-            not_before=not_before or now,
+            not_before=(now + kept_for) if held else (not_before or now),
             expires_at=(not_before or now) + kept_for,
             created_at=now,
         )
@@ -126,18 +128,18 @@ def record(session: Session, message_id: int, outcome: Outcome, now: datetime) -
 
 
 def wake(session: Session, platform: str, account_id: str, now: datetime) -> bool:
-    """The account was just seen: what waits for it is due now; whether anything was."""
-    woken = session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.platform == platform,
-            OutboxMessage.account_id == account_id,
-            OutboxMessage.state == OutboxState.PENDING,
-            OutboxMessage.not_before > now,
-        )
-        .values(not_before=now)
+    """The account was just seen: what waits for it is due now; whether anything was. Reads
+    first, so that a command with nothing waiting writes nothing here."""
+    waiting = (
+        OutboxMessage.platform == platform,
+        OutboxMessage.account_id == account_id,
+        OutboxMessage.state == OutboxState.PENDING,
+        OutboxMessage.not_before > now,
     )
-    return bool(woken.rowcount)
+    if session.exec(select(OutboxMessage.id).where(*waiting).limit(1)).first() is None:
+        return False
+    session.execute(update(OutboxMessage).where(*waiting).values(not_before=now))
+    return True
 
 
 def of_accounts(session: Session, accounts: list[tuple[str, str]]) -> list[OutboxMessage]:
