@@ -76,15 +76,17 @@ def claim(
     """Up to ``limit`` due messages for ``platform`` (only those for ``account_id``, when
     given), oldest first, leased to the caller. Pending messages past their expiry become
     expired on the way."""
-    session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.platform == platform,
-            OutboxMessage.state == OutboxState.PENDING,
-            OutboxMessage.expires_at <= now,
-        )
-        .values(state=OutboxState.EXPIRED, lease_until=None)
+    expired = (
+        OutboxMessage.platform == platform,
+        OutboxMessage.state == OutboxState.PENDING,
+        OutboxMessage.expires_at <= now,
     )
+    if session.exec(select(OutboxMessage.id).where(*expired).limit(1)).first() is not None:
+        session.execute(
+            update(OutboxMessage)
+            .where(*expired)
+            .values(state=OutboxState.EXPIRED, lease_until=None)
+        )
     query = (
         select(OutboxMessage)
         .where(
