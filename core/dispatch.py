@@ -40,8 +40,9 @@ from core.services import buttons, outbox
 from core.services.reference import Reference
 from core.services.taxonomy import Taxonomy
 from core.types import Actor, Button, Conversation, Incoming, Outcome, Outgoing, Reply, Target
+from storage import chats
 from storage.db import unit_of_work
-from storage.models import ChatIdentity, Person, Room, utcnow
+from storage.models import ChatIdentity, Person, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +50,6 @@ Clock = Callable[[], datetime]
 HELD_FOR = timedelta(hours=1)
 """How long private answers wait for a person to open a chat with the bot."""
 T = TypeVar("T")
-
-
-def _room(session: Session, conversation: Conversation) -> Room | None:
-    return session.exec(
-        select(Room).where(
-            Room.platform == conversation.platform, Room.room_id == conversation.room_id
-        )
-    ).first()
 
 
 class Core:
@@ -183,7 +176,7 @@ class Core:
 
         def greeting() -> Reply:
             with unit_of_work(self.engine) as session:
-                room = _room(session, conversation)
+                room = chats.room(session, conversation.platform, conversation.room_id)
                 reply = welcome(Translator(negotiate([room and room.locale, locale_hint])))
                 return buttons.bind(session, self.registry, reply, None, self.clock())
 
@@ -209,7 +202,7 @@ class Core:
                 with unit_of_work(self.engine) as session:
                     return self._handle(session, incoming)
             except UserError as error:
-                return [error.reply]
+                return [self._bound_on_its_own(error.reply, incoming.actor)]
             except (IntegrityError, OperationalError) as error:
                 if attempt == 1:
                     log.info(
@@ -229,13 +222,10 @@ class Core:
     def _handle(self, session: Session, incoming: Incoming) -> list[Reply]:
         actor = incoming.actor
         person = None if actor.is_anonymous else _refreshed_person(session, actor)
-        room = _room(session, incoming.conversation)
-        if (
-            room is not None
-            and incoming.conversation.title
-            and room.title != incoming.conversation.title
-        ):
-            room.title = incoming.conversation.title[:255]
+        conversation = incoming.conversation
+        room = chats.room(session, conversation.platform, conversation.room_id)
+        if room is not None and conversation.title and room.title != conversation.title:
+            room.title = conversation.title[:255]
         locale = negotiate(
             [person.locale if person else None, actor.locale_hint, room and room.locale]
         )
@@ -351,6 +341,14 @@ class Core:
         if means(t, word, arguments.YES):
             return pending.command
         return Reply(paragraphs=(t("All right: I have done nothing."),), locale=t.locale)
+
+    def _bound_on_its_own(self, reply: Reply, actor: Actor) -> Reply:
+        """:meth:`_bound` for the answer to a command that failed (its transaction undone):
+        its choices ("which capacity do you mean?") are bound like any other buttons."""
+        if not reply.buttons:
+            return reply
+        with unit_of_work(self.engine) as session:
+            return self._bound(session, reply, actor, self.clock())
 
     def _bound(self, session: Session, reply: Reply, actor: Actor, now: datetime) -> Reply:
         """``reply`` with its buttons bound to the person it is for (see :mod:`buttons`)."""

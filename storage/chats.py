@@ -28,9 +28,9 @@ def write_cursor(session: Session, key: str, value: str, now: datetime) -> None:
 def move_room(session: Session, platform: str, old_id: str, new_id: str) -> None:
     """Carry a room's settings and needs over to its new id (a Telegram group that became a
     supergroup). Safe to repeat: a move already made changes nothing."""
-    old = _room(session, platform, old_id)
+    old = room(session, platform, old_id)
     if old is not None:
-        new = _room(session, platform, new_id)
+        new = room(session, platform, new_id)
         if new is None:
             old.room_id = new_id
             session.add(old)
@@ -43,9 +43,20 @@ def move_room(session: Session, platform: str, old_id: str, new_id: str) -> None
     )
 
 
-def _room(session: Session, platform: str, room_id: str) -> Room | None:
+def room(session: Session, platform: str, room_id: str) -> Room | None:
+    """The settings of a room, if it has any."""
     query = select(Room).where(Room.platform == platform, Room.room_id == room_id)
     return session.exec(query).first()
+
+
+def ensure_room(session: Session, platform: str, room_id: str, title: str | None) -> Room:
+    """The settings of a room, made when missing."""
+    found = room(session, platform, room_id)
+    if found is None:
+        found = Room(platform=platform, room_id=room_id, title=title and title[:255])
+        session.add(found)
+        session.flush()
+    return found
 
 
 def mark_unreachable(

@@ -71,6 +71,25 @@ def test_buttons_are_bound_unless_they_are_look_ups_or_offers_to_the_room(core):
     assert [b.command for b in start.buttons] == ["capacities", "profile", "help"]
 
 
+def test_the_choices_of_a_question_are_bound_to_whom_it_was_asked(core):
+    ana = Chat(core, "Ana", room="r")
+    [question] = ana.say("offer management, budgeting")
+    assert question.is_error and all(b.token for b in question.buttons)
+    bia = Chat(core, "Bia", room="r")
+    assert bia.press_button(question.buttons[0])[0].ephemeral  # not Bia's to press
+    assert rows(core, Person) == []
+    assert not ana.press_button(question.buttons[0])[0].is_error
+
+
+def test_a_look_up_too_long_to_carry_is_kept_but_still_for_anyone(core):
+    ana = Chat(core, "Ana", room="r")
+    [question] = ana.say("find management in Brazilian Portuguese near Latin America")
+    choice = question.buttons[0]
+    assert choice.token is not None and len(line_of(core, choice).encode()) > 48
+    [found] = Chat(core, "Bia", room="r").press_button(choice)
+    assert not found.is_error and found.title.startswith("Who can help with")
+
+
 def test_a_button_outlives_a_restart_then_says_it_expired(core):
     ana = Chat(core, "Ana")
     [question] = ana.say("language")
@@ -265,7 +284,7 @@ def test_a_burst_from_one_person_is_slowed_while_another_is_answered(core):
 def test_a_crash_logs_the_command_and_the_error_type_but_no_parameters(core, caplog, monkeypatch):
     caplog.set_level(logging.INFO)
 
-    def broken(session, conversation):
+    def broken(session, *_room):
         session.execute(
             text("INSERT INTO room (id, platform, room_id) VALUES (1, 'x', :secret)"),
             {"secret": "secret-words"},
@@ -275,7 +294,7 @@ def test_a_crash_logs_the_command_and_the_error_type_but_no_parameters(core, cap
             {"secret": "secret-words"},
         )
 
-    monkeypatch.setattr("core.services.needs.ensure_room", broken)
+    monkeypatch.setattr("storage.chats.ensure_room", broken)
     [reply] = Chat(core, "Ana", room="r").say("need finance secret-words")
     assert reply.is_error and "went wrong" in reply.paragraphs[0]
     assert "'need' failed: IntegrityError at" in caplog.text

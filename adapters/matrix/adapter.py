@@ -46,7 +46,6 @@ from core.dispatch import Core
 from core.i18n import Translator, negotiate
 from core.logs import describe
 from core.parsing import split_command_line
-from core.services.needs import room_of
 from core.types import (
     Actor,
     Button,
@@ -412,7 +411,7 @@ class MatrixAdapter:
         if room.room_id in self._told_encrypted:
             return
         self._told_encrypted.add(room.room_id)
-        known = await self.core.in_database(room_of, PLATFORM, room.room_id)
+        known = await self.core.in_database(chats.room, PLATFORM, room.room_id)
         t = Translator(negotiate([known.locale if known else None]))
         text = t("I cannot read encrypted messages. Talk to me in a room without encryption.")
         await self._send(room.room_id, messages.notice(Reply(paragraphs=(text,), locale=t.locale)))

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from babel import Locale
-from sqlmodel import select
 
 from core.context import Context
 from core.i18n import N_, Translator, best_shipped, shipped_locales
 from core.registry import Command, Kind, Param, Where, Who
 from core.types import Button, Item, Reply
-from storage.models import Room
+from storage import chats
 
 
 def help_(ctx: Context, args: dict[str, Any]) -> Reply:
@@ -103,14 +102,9 @@ def language(ctx: Context, args: dict[str, Any]) -> Reply:
 def room_language(ctx: Context, args: dict[str, Any]) -> Reply:
     conversation = ctx.incoming.conversation
     chosen = _chosen_locale(ctx, args["language"], "roomlanguage")
-    room = ctx.session.exec(
-        select(Room).where(
-            Room.platform == conversation.platform, Room.room_id == conversation.room_id
-        )
-    ).first()
-    if room is None:
-        room = Room(platform=conversation.platform, room_id=conversation.room_id)
-        ctx.session.add(room)
+    room = chats.ensure_room(
+        ctx.session, conversation.platform, conversation.room_id, conversation.title
+    )
     room.locale = chosen
     name = Locale.parse(chosen).get_display_name(ctx.locale)
     return ctx.reply(paragraphs=[ctx.t("This room's language is now {name}.", name=name)])

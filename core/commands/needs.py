@@ -6,6 +6,7 @@ name; whoever says ``helpwith`` chooses to share theirs. Only then are both told
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlmodel import select
@@ -19,6 +20,7 @@ from core.services import matching
 from core.services import needs as rooms
 from core.services.matching import Fit
 from core.types import Button, Item, Link, Recipient, Reply
+from storage import chats
 from storage.models import ChatIdentity, Need, NeedResponse, NeedStatus, Person, Room
 
 PUBLIC = N_("public")
@@ -65,7 +67,7 @@ def need(ctx: Context, args: dict[str, Any]) -> Reply:
         )
     conversation = ctx.incoming.conversation
     allowed = ctx.limits.needs_per_room_per_hour
-    if rooms.posted_since(ctx.session, conversation, rooms.recent(ctx.now)) >= allowed:
+    if rooms.posted_since(ctx.session, conversation, ctx.now - timedelta(hours=1)) >= allowed:
         ctx.fail(
             t.plural(
                 "This room has had {n} new need in the last hour; please slow down and try "
@@ -75,7 +77,7 @@ def need(ctx: Context, args: dict[str, Any]) -> Reply:
                 allowed,
             )
         )
-    rooms.ensure_room(ctx.session, conversation)
+    chats.ensure_room(ctx.session, conversation.platform, conversation.room_id, conversation.title)
     posted = Need(
         id=rooms.next_number(ctx.session, ctx.now),
         person_id=ctx.me().id,
@@ -157,7 +159,10 @@ def _where_posted(t: Translator, need: Need, room: Room | None) -> str:
 
 def room_needs(ctx: Context, args: dict[str, Any]) -> Reply:
     t = ctx.t
-    room = rooms.ensure_room(ctx.session, ctx.incoming.conversation)
+    conversation = ctx.incoming.conversation
+    room = chats.ensure_room(
+        ctx.session, conversation.platform, conversation.room_id, conversation.title
+    )
     choice = args.get("choice")
     if choice is not None:
         if is_word(ctx, choice, PUBLIC):

@@ -31,39 +31,32 @@ Owner = tuple[str, str]
 """(platform, account id) of the person a button was shown to."""
 
 
-def carries_line(registry: Registry, button: Button) -> bool:
-    """Whether ``button`` may carry its command line: a read-only command, short enough."""
-    command = registry.get(split_command_line(button.command)[0])
-    return (
-        command is not None
-        and (command.read_only or button.for_anyone)
-        and not button.confirms
-        and len(button.command.encode()) <= LINE_LIMIT
-    )
-
-
 def bind(
     session: Session, registry: Registry, reply: Reply, owner: Owner | None, now: datetime
 ) -> Reply:
-    """``reply`` with each button that may not carry its line replaced by a stored token,
-    bound to ``owner`` (None only for replies shown to nobody in particular, whose buttons
-    must all be read-only)."""
+    """``reply`` with each button that may not carry its line (too long, a confirmation, or
+    neither a look-up nor an offer to anyone) replaced by a stored token, bound to ``owner``
+    unless anyone may press it. ``owner`` is None only for replies shown to nobody in
+    particular, whose buttons must all be for anyone."""
     if not reply.buttons:
         return reply
     bound = []
     for button in reply.buttons:
-        if button.token is not None or carries_line(registry, button):
+        command = registry.get(split_command_line(button.command)[0])
+        anyone = button.for_anyone or (command is not None and command.read_only)
+        short = len(button.command.encode()) <= LINE_LIMIT
+        if button.token is not None or (anyone and short and not button.confirms):
             bound.append(button)
             continue
-        command = registry.get(split_command_line(button.command)[0])
-        if owner is None and not (command and command.read_only):
+        if owner is None and not anyone:
             raise ValueError(f"a button for {button.command.split()[0]!r} needs an owner")
+        kept_by = None if anyone and not button.confirms else owner
         token = secrets.token_urlsafe(12)
         session.add(
             StoredButton(
                 token=token,
-                owner_platform=owner[0] if owner else None,
-                owner_account=owner[1] if owner else None,
+                owner_platform=kept_by[0] if kept_by else None,
+                owner_account=kept_by[1] if kept_by else None,
                 command=button.command,
                 confirms=button.confirms,
                 expires_at=now + (CONFIRM_FOR if button.confirms else KEPT_FOR),

@@ -80,10 +80,10 @@ class NameIndex(Generic[V]):
             return Found(choices=named[:MAX_CHOICES])
         if len(wanted) < MIN_FUZZY:
             return Found()
-        ranked = self.ranked(wanted)
         prefixed = self._by_prefixes(wanted.split())
         if len(prefixed) == 1:
             return Found(next(iter(prefixed)), near=True)
+        ranked = self.ranked(wanted)
         if prefixed:
             ordered = [v for v, _ in ranked if v in prefixed]
             ordered += [v for v in prefixed if v not in ordered]

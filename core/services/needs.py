@@ -3,7 +3,7 @@ needs, so that they are also listed in private chats. The SQL of needs lives her
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import and_, func, or_
 from sqlmodel import Session, select
@@ -26,25 +26,6 @@ def next_number(session: Session, now: datetime) -> int:
     state.value, state.updated_at = str(number), now
     session.add(state)
     return number
-
-
-def room_of(session: Session, platform: str, room_id: str) -> Room | None:
-    query = select(Room).where(Room.platform == platform, Room.room_id == room_id)
-    return session.exec(query).first()
-
-
-def ensure_room(session: Session, conversation: Conversation) -> Room:
-    """The room row of ``conversation``, made when missing."""
-    room = room_of(session, conversation.platform, conversation.room_id)
-    if room is None:
-        room = Room(
-            platform=conversation.platform,
-            room_id=conversation.room_id,
-            title=conversation.title and conversation.title[:255],
-        )
-        session.add(room)
-        session.flush()
-    return room
 
 
 def posted_since(session: Session, conversation: Conversation, since: datetime) -> int:
@@ -105,8 +86,3 @@ def visible_need(
     if here or published or (person_id is not None and need.person_id == person_id):
         return need, room
     return None
-
-
-def recent(now: datetime) -> datetime:
-    """The start of the hour before ``now``, for the per-room limit."""
-    return now - timedelta(hours=1)

@@ -36,7 +36,7 @@ class Reference:
             session.expunge(row)
         territory_names = NameIndex(_territory_names(territories, aliases))
         return cls(
-            taxonomy=Taxonomy.load(session),
+            taxonomy=Taxonomy.load(session, aliases["capacities"]),
             territories=territories,
             territory_names=territory_names,
             organizations=organizations,

@@ -51,7 +51,9 @@ class Taxonomy:
     _index: NameIndex[int] | None = None
 
     @classmethod
-    def load(cls, session: Session) -> Taxonomy:
+    def load(cls, session: Session, aliases: dict[str, list[str]] | None = None) -> Taxonomy:
+        """The tree from the database, with ``aliases`` (code as text -> other names; the
+        shipped ones by default)."""
         taxonomy = cls()
         for row in session.exec(select(Capacity).order_by(Capacity.code)):
             taxonomy.nodes[row.code] = Node(
@@ -62,7 +64,8 @@ class Taxonomy:
                 taxonomy.children.setdefault(row.parent_code, []).append(row.code)
         for name in session.exec(select(CapacityName)):
             taxonomy.names.setdefault(name.lang, {})[name.code] = (name.name, name.description)
-        for code, names in load_aliases()["capacities"].items():
+        shipped = aliases if aliases is not None else load_aliases()["capacities"]
+        for code, names in shipped.items():
             if int(code) in taxonomy.nodes:
                 taxonomy.aliases[int(code)] = names
         return taxonomy
