@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from alembic.util import CommandError
@@ -21,11 +22,12 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapters import console
-from bots import database
+from bots import database, feeds
 from bots.config import Config, ConfigError, load, read
 from bots.config import check as check_tables
 from bots.database import DatabaseProblem, Target
 from bots.router import Router
+from bots.scheduler import Scheduler
 from bots.supervisor import build_adapters, enabled, none_could_serve, run_adapters
 from core.dispatch import Core
 from storage import migrate
@@ -84,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "run", parents=[common], help="serve every chat platform enabled in the configuration"
     )
+
+    events = commands.add_parser("events", parents=[common], help="event feeds (iCalendar)")
+    events_commands = events.add_subparsers(dest="events_command", required=True, metavar="ACTION")
+    feed = events_commands.add_parser(
+        "import", parents=[common], help="import the events of an .ics address or file, now"
+    )
+    feed.add_argument("source", metavar="URL|FILE", help="an https:// address or a file path")
 
     chat = commands.add_parser("console", parents=[common], help="chat with the bot in a terminal")
     chat.add_argument(
@@ -228,14 +237,43 @@ def _run(args: argparse.Namespace, config: Config, target: Target, engine: Engin
         if not seeded:
             _say(f"the database {target.shown} {UNSEEDED}")
             return TROUBLE
-        core = Core(engine, limits=config.limits)
+        core = _core(engine, config)
         try:
             adapters = build_adapters(config, core, os.environ)
-            ended = asyncio.run(run_adapters(adapters, Router(core, adapters)))
+            events = config.sections["events"]
+            scheduler = Scheduler(core, events["feeds"], events["refresh_minutes"])
+            background = [Router(core, adapters).run(), scheduler.run()]
+            ended = asyncio.run(run_adapters(adapters, background))
         finally:
             core.close()
         return TROUBLE if none_could_serve(ended) else 0
+    if args.command == "events":
+        if not seeded:
+            _say(f"the database {target.shown} {UNSEEDED}")
+            return TROUBLE
+        return _import_events(_core(engine, config), args.source)
     return _console(args, config, target, engine, seeded)
+
+
+def _core(engine: Engine, config: Config) -> Core:
+    lease = timedelta(seconds=config.sections["delivery"]["lease_seconds"])
+    return Core(engine, limits=config.limits, lease=lease)
+
+
+def _import_events(core: Core, source: str) -> int:
+    """``capx-bot events import URL|FILE``: one line saying what changed, or why not."""
+    try:
+        synced = asyncio.run(feeds.import_feed(core, source))
+    except feeds.FeedProblem as problem:
+        _say(f"cannot import {source}: {problem}")
+        return TROUBLE
+    finally:
+        core.close()
+    print(
+        f"{synced.added} events added, {synced.changed} changed, {synced.removed} removed"
+        + (f", {synced.skipped} skipped (unreadable)" if synced.skipped else "")
+    )
+    return 0
 
 
 def _console(

@@ -163,10 +163,17 @@ SCHEMA: dict[str, Section] = {
             "store_path": Key(NAME, "var/matrix-store"),
         }
     ),
+    "events": Section(
+        {
+            "feeds": Key(TEXTS, []),
+            "refresh_minutes": Key(POSITIVE_WHOLE, 60),
+        }
+    ),
+    "delivery": Section({"lease_seconds": Key(POSITIVE_WHOLE, 60)}),
 }
 """Every section a configuration file may have, and every key of each."""
 
-ADAPTER_SECTIONS = ("console", "telegram", "matrix")
+PASSED_SECTIONS = ("console", "telegram", "matrix", "events", "delivery")
 
 
 @dataclass(frozen=True)
@@ -177,8 +184,8 @@ class Config:
     log_level: str = "WARNING"
     limits: Limits = field(default_factory=Limits)
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """The checked ``[console]``, ``[telegram]`` and ``[matrix]`` sections, defaults filled
-    in, for the adapters (every one of them, present in the file or not)."""
+    """The checked sections of :data:`PASSED_SECTIONS` (the adapters', the event feeds',
+    the delivery's), defaults filled in, every one of them, present in the file or not."""
 
 
 def shown(value: Any) -> str:
@@ -290,5 +297,5 @@ def load(
         database_source=source,
         log_level=sections["logging"]["level"].upper(),
         limits=Limits(**sections["limits"]),
-        sections={name: sections[name] for name in ADAPTER_SECTIONS},
+        sections={name: sections[name] for name in PASSED_SECTIONS},
     )

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from adapters.base import Adapter
 from core.dispatch import Core
 from core.logs import describe
-from core.types import Later
+from core.types import Later, Outcome, Outgoing
 
 log = logging.getLogger("capx-bot")
 
@@ -19,6 +19,13 @@ IDLE_SECONDS = 1.0
 messages made due by time, or queued by another process)."""
 RETRY_SECONDS = 30.0
 """When an adapter failed to send, how long the message waits before it is tried again."""
+
+
+IN_FLIGHT = 32
+"""Messages of one platform sent at once; the adapter's own limiter paces them (Telegram's
+30 a second overall, 20 a minute in a group)."""
+BATCH = 4 * IN_FLIGHT
+"""Messages claimed at once: few enough to be sent well within their lease."""
 
 
 class Router:
@@ -31,26 +38,33 @@ class Router:
     async def run(self) -> None:
         while True:
             try:
-                await self.deliver_due()
+                tried = await self.deliver_due()
             except Exception as error:  # the database away: wait, and look again
                 log.error("could not deliver the outbox: %s", describe(error))
                 await asyncio.sleep(RETRY_SECONDS)
-            await self.core.wait_for_outbox(IDLE_SECONDS)
+                continue
+            if not tried:
+                await self.core.wait_for_outbox(IDLE_SECONDS)
 
     async def deliver_due(self) -> int:
-        """Send what is due on every platform whose adapter is ready; how many were tried."""
+        """Send one batch of what is due on every platform whose adapter is ready; how many
+        were tried."""
         tried = 0
-        for platform, adapter in self.adapters.items():
-            if not adapter.ready:
-                continue
-            for message in await self.core.due(platform):
-                tried += 1
-                try:
-                    outcome = await adapter.send(message.target, message.reply, key=message.key)
-                except Exception as error:  # an adapter's bug must not stop the others
-                    log.error(
-                        "%s could not send message %d: %s", platform, message.id, describe(error)
+        for adapter in self.adapters.values():
+            if adapter.ready:
+                due = await self.core.due(adapter.name, BATCH)
+                for start in range(0, len(due), IN_FLIGHT):
+                    group = due[start : start + IN_FLIGHT]
+                    outcomes = await asyncio.gather(*(self._send(adapter, m) for m in group))
+                    await self.core.record_all(
+                        [(m.id, outcome) for m, outcome in zip(group, outcomes, strict=True)]
                     )
-                    outcome = Later(RETRY_SECONDS, "failed")
-                await self.core.record(message.id, outcome)
+                tried += len(due)
         return tried
+
+    async def _send(self, adapter: Adapter, message: Outgoing) -> Outcome:
+        try:
+            return await adapter.send(message.target, message.reply, key=message.key)
+        except Exception as error:  # an adapter's bug must not stop the others
+            log.error("%s could not send message %d: %s", adapter.name, message.id, describe(error))
+            return Later(RETRY_SECONDS, "failed")

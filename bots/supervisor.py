@@ -10,8 +10,9 @@ import logging
 import signal
 import socket
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from enum import Enum
+from typing import Any
 
 import aiohttp
 import httpx
@@ -20,7 +21,6 @@ from adapters.base import Adapter, AdapterStopped, Backoff
 from adapters.matrix import MatrixAdapter, MatrixSettings
 from adapters.telegram import TelegramAdapter, TelegramSettings
 from bots.config import Config
-from bots.router import Router
 from core.dispatch import Core
 from core.logs import describe
 
@@ -143,17 +143,21 @@ async def supervise(adapter: Adapter, backoff: Backoff | None = None) -> Ended:
             await asyncio.sleep(delay)
 
 
-async def run_adapters(adapters: Sequence[Adapter], router: Router | None = None) -> list[Ended]:
+async def run_adapters(
+    adapters: Sequence[Adapter], background: Sequence[Coroutine[Any, Any, None]] = ()
+) -> list[Ended]:
     """Supervise every adapter until all have ended, or until SIGINT or SIGTERM, with the
-    ``router`` delivering the outbox meanwhile; how each ended (nothing after a signal)."""
-    delivering = asyncio.ensure_future(router.run()) if router else None
+    ``background`` work (the router delivering the outbox, the scheduler) running meanwhile;
+    how each adapter ended (nothing after a signal)."""
+    running = [asyncio.ensure_future(work) for work in background]
     try:
         return await _supervise_all(adapters)
     finally:
-        if delivering is not None:
-            delivering.cancel()
+        for task in running:
+            task.cancel()
+        for task in running:
             with contextlib.suppress(asyncio.CancelledError):
-                await delivering
+                await task
 
 
 async def _supervise_all(adapters: Sequence[Adapter]) -> list[Ended]:

@@ -68,7 +68,7 @@ def parse(ctx: Context, command: Command, arguments: str) -> dict[str, Any]:
     def capacity_prefix(param: Param, tokens: list[Token]) -> int:
         if param.kind is not Kind.CAPACITY:
             return 1
-        for length in range(len(tokens) - 1, 0, -1):
+        for length in range(len(tokens), 0, -1):
             if ctx.taxonomy.exact(tokens_text(arguments, tokens[:length])):
                 return length
         return 1

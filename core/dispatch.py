@@ -36,7 +36,7 @@ from core.limits import Limits, RateLimiter, Verdict
 from core.logs import describe
 from core.parsing import MAX_INPUT, UsageError, clean, split_command_line
 from core.registry import Command, Registry, Where, Who
-from core.services import buttons, outbox
+from core.services import buttons, introductions, outbox, reminders
 from core.services.reference import Reference
 from core.services.taxonomy import Taxonomy
 from core.types import Actor, Button, Conversation, Incoming, Outcome, Outgoing, Reply, Target
@@ -63,8 +63,10 @@ class Core:
         clock: Clock = utcnow,
         limits: Limits | None = None,
         limiter_clock: Callable[[], float] | None = None,
+        lease: timedelta = outbox.LEASE,
     ) -> None:
         self.engine = engine
+        self.lease = lease
         self.registry = registry or build_registry()
         self.clock = clock
         self.limits = limits or Limits()
@@ -104,11 +106,18 @@ class Core:
     async def due(self, platform: str, limit: int = 20) -> list[Outgoing]:
         """Messages of the outbox due on ``platform``, claimed for the caller to send and
         then :meth:`record`."""
-        return await self.in_database(outbox.claim, platform, self.clock(), limit)
+        return await self.in_database(
+            lambda session: outbox.claim(session, platform, self.clock(), limit, lease=self.lease)
+        )
 
-    async def record(self, message_id: int, outcome: Outcome) -> None:
-        """What became of a message :meth:`due` gave."""
-        await self.in_database(outbox.record, message_id, outcome, self.clock())
+    async def record_all(self, outcomes: list[tuple[int, Outcome]]) -> None:
+        """What became of messages :meth:`due` gave, in one transaction."""
+
+        def work(session: Session) -> None:
+            for message_id, outcome in outcomes:
+                outbox.record(session, message_id, outcome, self.clock())
+
+        await self.in_database(work)
 
     async def hold(self, target: Target, replies: list[Reply], cause: str) -> None:
         """Keep ``replies`` for a person the adapter may not write to yet (who never opened a
@@ -122,6 +131,24 @@ class Core:
                 )
 
         await self.in_database(keep)
+
+    async def housekeeping(self) -> dict[str, int]:
+        """The periodic work, in one transaction, safe to run twice at once: reminders
+        planned for the events that came within the horizon, unanswered introductions
+        expired (their askers told), expired buttons removed; how much of each."""
+
+        def work(session: Session) -> dict[str, int]:
+            now = self.clock()
+            buttons.remove_expired(session, now)
+            return {
+                "reminders planned": reminders.plan_due(session, self.taxonomy, now),
+                "requests expired": introductions.expire(session, now),
+            }
+
+        done = await self.in_database(work)
+        if any(done.values()):
+            self._outbox_waiting().set()
+        return done
 
     def deliver_to(
         self, platform: str, account_id: str, send: Callable[[Outgoing], Outcome]

@@ -10,12 +10,12 @@ from __future__ import annotations
 import io
 import unicodedata
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta, tzinfo
 from functools import cache
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date
+from babel.dates import format_date, format_datetime, format_skeleton, format_timedelta
 from babel.lists import format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -151,6 +151,20 @@ class Translator:
 
     def date(self, when: datetime) -> str:
         return format_date(when, format="medium", locale=self.cldr)
+
+    def moment(self, when: datetime, zone: tzinfo) -> str:
+        """``when`` as a date and a time of day in ``zone``, with the zone's name: "Thu, Jan
+        14, 2027 at 18:00 (Brasilia Standard Time)"."""
+        return self(
+            "{date} at {time} ({zone})",
+            date=format_skeleton("yMMMEd", when, tzinfo=zone, locale=self.cldr),
+            time=format_skeleton("Hm", when, tzinfo=zone, locale=self.cldr),
+            zone=format_datetime(when, "zzzz", tzinfo=zone, locale=self.cldr),
+        )
+
+    def relative(self, delta: timedelta) -> str:
+        """A time from now, roughly: "in 1 hour", "5 minutes ago"."""
+        return format_timedelta(delta, add_direction=True, locale=self.cldr)
 
     def language_name(self, code: str) -> str:
         """The name of a language (MediaWiki code) in this locale, or the code when unknown."""

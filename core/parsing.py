@@ -107,7 +107,7 @@ def tokens_text(source: str, tokens: list[Token]) -> str:
 
 
 PrefixLength = Callable[["Param", list[Token]], int]
-"""How many of the remaining tokens a positional parameter that is not the last one takes."""
+"""How many of the tokens a parameter that is not the last one takes (its name's words)."""
 
 
 def _one_token(_param: Param, _tokens: list[Token]) -> int:
@@ -120,8 +120,9 @@ def split_arguments(
     """Assign the tokens of ``arguments`` to the command's parameters.
 
     A keyword parameter takes the tokens after its keyword (English or translated) up to the
-    next keyword. Positional parameters take the remaining tokens in order (as many as
-    ``prefix_length`` says, at least one); the last one takes all that are left. Raises
+    next keyword; a keyword capacity followed by the text takes only as many as
+    ``prefix_length`` says. Positional parameters take the remaining tokens in order (as many
+    as ``prefix_length`` says, at least one); the last one takes all that are left. Raises
     :class:`UsageError` when a required parameter is missing or words are left over.
     """
     tokens = tokenize(arguments)
@@ -140,6 +141,16 @@ def split_arguments(
             current = groups[param.name] = []
         else:
             current.append(token)
+
+    # A keyword capacity before the text ("about public speaking Hello!") takes the longest
+    # name it knows (else one word), and the words after it are the text.
+    ends_in_text = any(p.kind == "text" and not p.keyword for p in command.params)
+    for param in command.params:
+        group = groups.get(param.name)
+        if group and param.keyword and param.kind == "capacity" and ends_in_text:
+            taken = prefix_length(param, group)
+            groups[param.name] = group[:taken]
+            positional += group[taken:]
 
     ordered = [p for p in command.params if not p.keyword]
     for position, param in enumerate(ordered):

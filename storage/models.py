@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint, false
+from sqlalchemy import Column, Index, Text, UniqueConstraint, false, true
 from sqlmodel import Field, SQLModel
 
 
@@ -57,6 +57,10 @@ class Person(SQLModel, table=True):
     """The language the bot speaks to this person, when they chose one."""
     source: str = Field(default="chat", max_length=8)
     """Where the profile was made: ``chat``, ``capx`` or ``demo``."""
+    timezone: str | None = Field(default=None, max_length=64)
+    """The IANA time zone the person chose for times shown to them privately."""
+    contacts_open: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
+    """Whether others may ask the bot to introduce them (``contacts on|off``)."""
     created_at: datetime = Field(default_factory=utcnow)
     last_active_at: datetime = Field(default_factory=utcnow)
 
@@ -198,6 +202,14 @@ class Room(SQLModel, table=True):
     """The room's name as the platform last told it, to say where a need was posted."""
     needs_public: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     """Whether the room's needs are also listed in private chats (``roomneeds public``)."""
+    reminders_on: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    reminder_offsets: str = Field(
+        default="1440,60", max_length=64, sa_column_kwargs={"server_default": "1440,60"}
+    )
+    """Minutes before an event at which the room is reminded, comma-separated."""
+    reminder_capacities: str | None = Field(default=None, sa_column=Column(Text))
+    """The capacity codes whose events the room is reminded of, comma-separated (and their
+    narrower capacities); None for every event."""
 
 
 class SyncState(SQLModel, table=True):
@@ -293,3 +305,93 @@ class OutboxMessage(SQLModel, table=True):
     message_id: str | None = Field(default=None, max_length=255)
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+    event_id: int | None = Field(default=None, index=True)
+    """The event a reminder is about, so that a change to the event finds its reminders."""
+
+
+class EventMode(StrEnum):
+    ONLINE = "online"
+    IN_PERSON = "in_person"
+    HYBRID = "hybrid"
+
+
+class EventStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+
+
+class Event(SQLModel, table=True):
+    """A capacity-related event. Times are stored in UTC; ``timezone`` is the organizer's,
+    in which the event is shown where the reader has none. An imported event is found again
+    by its ``source`` and ``source_id``."""
+
+    __table_args__ = (
+        UniqueConstraint("source", "source_id"),
+        Index("ix_event_upcoming", "status", "starts_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=255)
+    description: str | None = Field(default=None, sa_column=Column(Text))
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str = Field(max_length=64)
+    mode: str = Field(default=EventMode.ONLINE, max_length=12)
+    link: str | None = Field(default=None, max_length=1000)
+    organizer_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    platform: str | None = Field(default=None, max_length=16)
+    room_id: str | None = Field(default=None, max_length=255)
+    """The room it was added in, whose admins may change it."""
+    source: str = Field(default="manual", max_length=8)
+    """``manual``, ``ical`` or ``capx``."""
+    source_id: str | None = Field(default=None, max_length=255)
+    status: str = Field(default=EventStatus.SCHEDULED, max_length=12)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    planned_at: datetime | None = None
+    """When its reminders were last planned; None while it is beyond the planning horizon
+    (see :mod:`core.services.reminders`)."""
+
+
+class EventCapacity(SQLModel, table=True):
+    __tablename__ = "event_capacity"
+
+    event_id: int = Field(foreign_key="event.id", primary_key=True)
+    capacity_code: int = Field(foreign_key="capacity.code", primary_key=True, index=True)
+
+
+class Rsvp(SQLModel, table=True):
+    """A person going to an event, reminded privately on the account they said it from."""
+
+    event_id: int = Field(foreign_key="event.id", primary_key=True)
+    person_id: int = Field(foreign_key="person.id", primary_key=True, index=True)
+    platform: str = Field(max_length=16)
+    account_id: str = Field(max_length=255)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class RequestState(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+
+
+class ContactRequest(SQLModel, table=True):
+    """One person asking to be introduced to another; contacts are shared only on accept."""
+
+    __tablename__ = "contact_request"
+    __table_args__ = (
+        Index("ix_contact_request_asked", "person_id", "created_at"),
+        Index("ix_contact_request_open", "state", "expires_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    asker_id: int = Field(foreign_key="person.id", index=True)
+    person_id: int = Field(foreign_key="person.id")
+    capacity_code: int | None = Field(default=None, foreign_key="capacity.code")
+    message: str | None = Field(default=None, max_length=300)
+    state: str = Field(default=RequestState.PENDING, max_length=10)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    answered_at: datetime | None = None

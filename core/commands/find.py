@@ -95,23 +95,27 @@ def _matches_reply(
     *,
     near: int = 0,
     buttons: tuple[Button, ...] = (),
+    about: int | None = None,
 ) -> Reply:
-    """The matches as a list, each explained; the first ``near`` of them were found near a
-    place asked for."""
+    """The matches as a list, each explained, with a button for each one's profile and,
+    when they were found for a capacity (``about``), one asking to be introduced; the first
+    ``near`` of them were found near a place asked for."""
     if not matches:
         return ctx.reply(title=title, paragraphs=[empty], buttons=buttons)
+    choices = []
+    for match in matches:
+        name = profile_name(ctx, ctx.session.get(Person, match.person_id))
+        choices.append(Button(match.display_name, f"profile {name}"))
+        if about is not None:
+            label = ctx.t("Ask {name}", name=match.display_name)
+            choices.append(Button(label, f"contact {name} about {about}"))
     return ctx.reply(
         title=title,
         items=[
             Item(ctx.t.isolate(m.display_name), explain(ctx, m, near=n < near))
             for n, m in enumerate(matches)
         ],
-        buttons=[
-            Button(
-                m.display_name, f"profile {profile_name(ctx, ctx.session.get(Person, m.person_id))}"
-            )
-            for m in matches
-        ],
+        buttons=choices,
     )
 
 
@@ -143,7 +147,7 @@ def find(ctx: Context, args: dict[str, Any]) -> Reply:
             name=name,
             code=capacity,
         )
-        return _matches_reply(ctx, title, matches, empty, near=found_near)
+        return _matches_reply(ctx, title, matches, empty, near=found_near, about=capacity)
     anyone = replace(query, language=None, any_language=True, limit=COUNTED_ELSEWHERE)
     elsewhere = matching.find(ctx.session, ctx.taxonomy, seeker, anyone, ctx.now)
     if query.language:
@@ -185,6 +189,7 @@ def peers(ctx: Context, args: dict[str, Any]) -> list[Reply]:
                 t("Could teach you {name}", name=name),
                 matches,
                 t("Nobody who shares a language with you offers {name} yet.", name=name),
+                about=code,
             )
         )
     for code in held[Relation.AVAILABLE][:MAX_PEER_CAPACITIES]:

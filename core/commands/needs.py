@@ -178,7 +178,7 @@ def room_needs(ctx: Context, args: dict[str, Any]) -> Reply:
     return ctx.reply(paragraphs=[state])
 
 
-def _contact(ctx: Context, person: Person, t: Translator) -> tuple[str, list[Link]]:
+def reach(ctx: Context, person: Person, t: Translator) -> tuple[str, list[Link]]:
     """How to reach ``person``, told in ``t``'s language: their chat name with the handle
     their platform vouches for, or else a link that reaches the account (a Telegram mention
     link); never a name anyone could have chosen, presented as a handle."""
@@ -230,7 +230,7 @@ def helpwith(ctx: Context, args: dict[str, Any]) -> list[Reply]:
         ctx.fail(t("You already offered help with need #{number}.", number=posted.id))
     ctx.session.add(NeedResponse(need_id=posted.id, person_id=me.id, created_at=ctx.now))
     author = ctx.session.get(Person, posted.person_id)
-    contact, links = _contact(ctx, author, t)
+    contact, links = reach(ctx, author, t)
     to_helper = ctx.reply(
         paragraphs=[
             t("Thank you! Reach the author of need {summary} here:", summary=_summary(ctx, posted)),
@@ -248,7 +248,7 @@ def _tell_author(ctx: Context, posted: Need, author: Person, identity: ChatIdent
     """The private message to a need's author about its new helper, in the author's language."""
     t = Translator(author.locale or ctx.locale)
     helper = ctx.me()
-    contact, links = _contact(ctx, helper, t)
+    contact, links = reach(ctx, helper, t)
     return Reply(
         paragraphs=(
             t(

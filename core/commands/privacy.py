@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, or_, update
 from sqlmodel import select
 
 from core.arguments import NO, is_word
@@ -17,12 +17,15 @@ from core.services import buttons, outbox, profiles
 from core.types import Attachment, Button, Reply
 from storage.models import (
     ChatIdentity,
+    ContactRequest,
     DirectRoom,
+    Event,
     Need,
     NeedResponse,
     Person,
     PersonCapacity,
     PersonLanguage,
+    Rsvp,
     StoredButton,
     UnreachableChat,
 )
@@ -114,6 +117,22 @@ def export(ctx: Context, person: Person) -> dict[str, Any]:
         ],
         "needs": [n.model_dump(mode="json", exclude={"person_id"}) for n in posted],
         "help_offered": [{"need": r.need_id, "at": r.created_at.isoformat()} for r in offered],
+        "contact_requests": [
+            {
+                **request.model_dump(mode="json", exclude={"asker_id", "person_id"}),
+                "direction": "made" if request.asker_id == person.id else "received",
+            }
+            for request in session.exec(
+                select(ContactRequest).where(or_(*_requests_of(person))).order_by(ContactRequest.id)
+            )
+        ],
+        "events_going": [
+            r.model_dump(mode="json", exclude={"person_id"})
+            for r in session.exec(select(Rsvp).where(Rsvp.person_id == person.id))
+        ],
+        "events_organized": list(
+            session.exec(select(Event.id).where(Event.organizer_id == person.id))
+        ),
         **{
             kind: [row.model_dump(mode="json") for row in rows]
             for kind, rows in _rows_of_accounts(ctx, person).items()
@@ -138,12 +157,17 @@ def mydata(ctx: Context, args: dict[str, Any]) -> list[Reply]:
 
 def erase(ctx: Context, person: Person) -> None:
     """Delete ``person`` and every row about them: their needs with the answers to them,
-    and what the adapters kept about their chat accounts (direct rooms, unreachable chats),
-    the buttons shown to them and the messages kept for them."""
+    the introductions they asked for or were asked, the events they were going to (the events
+    they organized stay, without them), what the adapters kept about their chat accounts
+    (direct rooms, unreachable chats), the buttons shown to them and the messages kept for
+    them."""
     session = ctx.session
     for rows in _rows_of_accounts(ctx, person).values():
         for row in rows:
             session.delete(row)
+    session.execute(delete(ContactRequest).where(or_(*_requests_of(person))))
+    session.execute(delete(Rsvp).where(Rsvp.person_id == person.id))
+    session.execute(update(Event).where(Event.organizer_id == person.id).values(organizer_id=None))
     needs = select(Need.id).where(Need.person_id == person.id)
     session.execute(delete(NeedResponse).where(NeedResponse.need_id.in_(needs)))
     session.execute(delete(NeedResponse).where(NeedResponse.person_id == person.id))
@@ -151,6 +175,10 @@ def erase(ctx: Context, person: Person) -> None:
     for table in (PersonCapacity, PersonLanguage, ChatIdentity):
         session.execute(delete(table).where(table.person_id == person.id))
     session.delete(person)
+
+
+def _requests_of(person: Person) -> tuple[Any, Any]:
+    return ContactRequest.asker_id == person.id, ContactRequest.person_id == person.id
 
 
 def _owner(ctx: Context) -> tuple[str, str]:

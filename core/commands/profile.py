@@ -4,6 +4,7 @@ no way to name another person here, so nobody can change someone else's profile.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
@@ -109,17 +110,24 @@ def profile(ctx: Context, args: dict[str, Any]) -> Reply:
             else t("You are hidden: others cannot find you. Say “visible on” to change that.")
         )
         return _with_paragraph(reply, state)
+    return render(ctx, visible_person(ctx, name, lambda chosen: f"profile {chosen}"))
+
+
+def visible_person(ctx: Context, name: str, line_for: Callable[[str], str]) -> Person:
+    """The one visible person (or the speaker) ``name`` means; else a failure, with a button
+    per person it may mean, running ``line_for(their name)``."""
+    t = ctx.t
     viewer = ctx.person.id if ctx.person else None
     found = profiles.lookup(ctx.session, ctx.incoming.actor.platform, name, viewer)
     visible = [p for p in found if p.discoverable or p.id == viewer]
     if not visible:
-        ctx.fail(t("I know no visible profile called “{name}”.", name=ctx.t.user_text(name[:64])))
+        ctx.fail(t("I know no visible profile called “{name}”.", name=t.user_text(name[:64])))
     if len(visible) > 1:
         ctx.fail(
-            t("Whom do you mean by “{name}”?", name=ctx.t.user_text(name[:64])),
-            buttons=[Button(p.display_name, f"profile {profile_name(ctx, p)}") for p in visible],
+            t("Whom do you mean by “{name}”?", name=t.user_text(name[:64])),
+            buttons=[Button(p.display_name, line_for(profile_name(ctx, p))) for p in visible],
         )
-    return render(ctx, visible[0])
+    return visible[0]
 
 
 def profile_name(ctx: Context, person: Person) -> str:

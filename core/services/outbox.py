@@ -10,6 +10,7 @@ expires is dropped, not sent late.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, update
@@ -27,6 +28,8 @@ from core.types import (
 )
 from storage.models import OutboxMessage, OutboxState
 
+log = logging.getLogger(__name__)
+
 KEPT_FOR = timedelta(days=7)
 """How long a message waits for its target by default (a person who has not opened a chat)."""
 LEASE = timedelta(seconds=60)
@@ -43,27 +46,53 @@ def enqueue(
     not_before: datetime | None = None,
     kept_for: timedelta = KEPT_FOR,
     held: bool = False,
+    event_id: int | None = None,
 ) -> bool:
     """Queue ``reply`` for ``target`` unless a message with ``key`` was queued before;
     whether it is new. A ``held`` message is never due by itself: only when its account is
     seen again (:func:`wake`), within ``kept_for``."""
-    key = key[:255]
-    if session.exec(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)).first():
+    if session.exec(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key[:255])).first():
         return False
     session.add(
-        OutboxMessage(
-            platform=target.platform,
-            room_id=target.room_id,
-            account_id=target.account_id,
-            thread_id=target.thread_id,
-            content=replies_to_json([reply]),
-            dedupe_key=key,
-            not_before=(now + kept_for) if held else (not_before or now),
-            expires_at=(not_before or now) + kept_for,
-            created_at=now,
+        new_message(
+            target,
+            reply,
+            key=key,
+            now=now,
+            not_before=not_before,
+            kept_for=kept_for,
+            held=held,
+            event_id=event_id,
         )
     )
     return True
+
+
+def new_message(
+    target: Target,
+    reply: Reply,
+    *,
+    key: str,
+    now: datetime,
+    not_before: datetime | None = None,
+    kept_for: timedelta = KEPT_FOR,
+    held: bool = False,
+    event_id: int | None = None,
+) -> OutboxMessage:
+    """The row :func:`enqueue` adds, for a caller that already knows ``key`` is new (the
+    reminder planner, which reads an event's messages at once)."""
+    return OutboxMessage(
+        platform=target.platform,
+        room_id=target.room_id,
+        account_id=target.account_id,
+        thread_id=target.thread_id,
+        content=replies_to_json([reply]),
+        dedupe_key=key[:255],
+        not_before=(now + kept_for) if held else (not_before or now),
+        expires_at=(not_before or now) + kept_for,
+        created_at=now,
+        event_id=event_id,
+    )
 
 
 def claim(
@@ -72,6 +101,7 @@ def claim(
     now: datetime,
     limit: int = 20,
     account_id: str | None = None,
+    lease: timedelta = LEASE,
 ) -> list[Outgoing]:
     """Up to ``limit`` due messages for ``platform`` (only those for ``account_id``, when
     given), oldest first, leased to the caller. Pending messages past their expiry become
@@ -82,11 +112,12 @@ def claim(
         OutboxMessage.expires_at <= now,
     )
     if session.exec(select(OutboxMessage.id).where(*expired).limit(1)).first() is not None:
-        session.execute(
+        dropped = session.execute(
             update(OutboxMessage)
             .where(*expired)
             .values(state=OutboxState.EXPIRED, lease_until=None)
         )
+        log.warning("%s: %d messages expired unsent (dropped)", platform, dropped.rowcount)
     query = (
         select(OutboxMessage)
         .where(
@@ -104,7 +135,7 @@ def claim(
         query = query.with_for_update(skip_locked=True)
     claimed = []
     for message in session.exec(query):
-        message.lease_until = now + LEASE
+        message.lease_until = now + lease
         message.attempts += 1
         [reply] = replies_from_json(message.content)
         target = Target(message.platform, message.room_id, message.account_id, message.thread_id)

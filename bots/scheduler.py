@@ -1,0 +1,89 @@
+"""The periodic jobs (APScheduler 3.x): the core's housekeeping (reminders coming within the
+horizon, introductions left unanswered) and the event feeds. With several processes on one
+PostgreSQL database, only the holder of an advisory lock schedules; each job is safe to run
+twice anyway. Sending is not a job here: every process's router sends, claiming messages
+with ``FOR UPDATE SKIP LOCKED``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import Connection, Engine, text
+
+from bots import feeds
+from core.dispatch import Core
+from core.logs import describe
+
+log = logging.getLogger("capx-bot")
+
+HOUSEKEEPING_SECONDS = 60
+LEADER_RETRY_SECONDS = 15.0
+LOCK_KEY = 0x43617058  # "CapX"
+
+
+class Scheduler:
+    """Runs the periodic jobs while this process leads; :meth:`run` until cancelled."""
+
+    def __init__(self, core: Core, feeds: list[str], refresh_minutes: int) -> None:
+        self.core = core
+        self.feeds = feeds
+        self.refresh_minutes = refresh_minutes
+
+    async def run(self) -> None:
+        connection = await self._lead()
+        jobs = AsyncIOScheduler(timezone=UTC)
+        now = datetime.now(UTC)
+        options = {"next_run_time": now, "max_instances": 1, "coalesce": True}
+        jobs.add_job(self.housekeeping, "interval", seconds=HOUSEKEEPING_SECONDS, **options)
+        if self.feeds:
+            jobs.add_job(self.refresh, "interval", minutes=self.refresh_minutes, **options)
+        jobs.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            jobs.shutdown(wait=False)
+            if connection is not None:
+                await asyncio.to_thread(connection.close)  # the lock goes with its session
+
+    async def _lead(self) -> Connection | None:
+        """Wait until this process holds the scheduling lock: on PostgreSQL, a session
+        advisory lock on a connection kept for as long as it leads; elsewhere at once."""
+        engine = self.core.engine
+        if engine.dialect.name != "postgresql":
+            return None
+        while True:
+            try:
+                connection = await asyncio.to_thread(_locked_connection, engine)
+            except Exception as error:
+                log.error("cannot take the scheduling lock: %s", describe(error))
+            else:
+                if connection is not None:
+                    log.info("this process schedules the periodic jobs")
+                    return connection
+            await asyncio.sleep(LEADER_RETRY_SECONDS)
+
+    async def housekeeping(self) -> None:
+        try:
+            done = await self.core.housekeeping()
+        except Exception as error:
+            log.error("housekeeping failed: %s", describe(error))
+        else:
+            if any(done.values()):
+                log.info("housekeeping: %s", done)
+
+    async def refresh(self) -> None:
+        await feeds.refresh(self.core, self.feeds)
+
+
+def _locked_connection(engine: Engine) -> Connection | None:
+    """A connection holding the scheduling lock, or None when another process holds it."""
+    connection = engine.connect()
+    query = text("SELECT pg_try_advisory_lock(:key)")
+    if connection.execute(query, {"key": LOCK_KEY}).scalar():
+        connection.commit()
+        return connection
+    connection.close()
+    return None
