@@ -270,8 +270,8 @@ def _import_events(core: Core, source: str) -> int:
     finally:
         core.close()
     print(
-        f"{synced.added} events added, {synced.changed} changed, {synced.removed} removed"
-        + (f", {synced.skipped} skipped (unreadable)" if synced.skipped else "")
+        f"events added: {synced.added}, changed: {synced.changed}, removed: {synced.removed}"
+        + (f", skipped (unreadable): {synced.skipped}" if synced.skipped else "")
     )
     return 0
 

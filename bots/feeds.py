@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -54,7 +55,7 @@ async def import_feed(core: Core, address: str) -> ical.Synced:
     :class:`FeedProblem` when it cannot be read (nothing is changed then)."""
     data = await fetch(address)
     try:
-        feed = ical.read(data, core.clock())
+        feed = await asyncio.to_thread(ical.read, data, core.clock())  # seconds for a big one
     except ical.FeedError as error:
         raise FeedProblem(str(error)) from error
     return await core.in_database(

@@ -46,7 +46,7 @@ class Scheduler:
         finally:
             jobs.shutdown(wait=False)
             if connection is not None:
-                await asyncio.to_thread(connection.close)  # the lock goes with its session
+                await asyncio.to_thread(release, connection)
 
     async def _lead(self) -> Connection | None:
         """Wait until this process holds the scheduling lock: on PostgreSQL, a session
@@ -56,7 +56,7 @@ class Scheduler:
             return None
         while True:
             try:
-                connection = await asyncio.to_thread(_locked_connection, engine)
+                connection = await asyncio.to_thread(locked_connection, engine)
             except Exception as error:
                 log.error("cannot take the scheduling lock: %s", describe(error))
             else:
@@ -78,7 +78,7 @@ class Scheduler:
         await feeds.refresh(self.core, self.feeds)
 
 
-def _locked_connection(engine: Engine) -> Connection | None:
+def locked_connection(engine: Engine) -> Connection | None:
     """A connection holding the scheduling lock, or None when another process holds it."""
     connection = engine.connect()
     query = text("SELECT pg_try_advisory_lock(:key)")
@@ -87,3 +87,13 @@ def _locked_connection(engine: Engine) -> Connection | None:
         return connection
     connection.close()
     return None
+
+
+def release(connection: Connection) -> None:
+    """Give the scheduling lock up (the connection goes back to the pool, its session open,
+    so the lock must be released by name) and the connection with it."""
+    try:
+        connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
+        connection.commit()
+    finally:
+        connection.close()

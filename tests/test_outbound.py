@@ -1,17 +1,22 @@
-"""The outbound path across platforms, through the real peers: a need posted in a Matrix room
-(a real Synapse) and answered on Telegram (the Bot API stand-in) reaches its author in Matrix."""
+"""The outbound path across platforms, through the real peers (a real Synapse, the Bot API
+stand-in): a need posted in a Matrix room and answered on Telegram reaches its author in
+Matrix; an introduction asked on one platform is answered on the other; reminders reach
+rooms on both."""
 
 from __future__ import annotations
 
 import asyncio
-from contextlib import suppress
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
 
 from adapters.matrix import MatrixAdapter, MatrixSettings
 from adapters.telegram import TelegramAdapter
 from bots.router import Router
 from core.types import Reply, Sent, Target
 from tests import test_matrix, test_telegram
-from tests.telegram_server import TelegramUser, message
+from tests.telegram_server import TelegramUser, message, press
+from tests.telegram_server import buttons as shown_buttons
 from tests.test_matrix import Person, group_room
 from tests.test_telegram import settings
 
@@ -110,3 +115,107 @@ async def test_an_author_who_never_opened_a_chat_gets_the_message_when_next_seen
 def delivered(server, user: TelegramUser) -> list:
     """The messages Telegram took for ``user``."""
     return [call for call in server.sent(chat_id=user.id) if call.result is not None]
+
+
+def plain(text: str) -> str:
+    return text.replace("\u2068", "").replace("\u2069", "")
+
+
+@asynccontextmanager
+async def telegram_delivering(core, server) -> AsyncIterator[TelegramAdapter]:
+    """The Telegram adapter on the stand-in, with a router delivering its outbox."""
+    telegram = TelegramAdapter(core, settings(server))
+    tasks = [
+        asyncio.create_task(telegram.run()),
+        asyncio.create_task(Router(core, [telegram]).run()),
+    ]
+    try:
+        yield telegram
+    finally:
+        for task in tasks:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+
+
+async def test_an_introduction_asked_on_telegram_is_accepted_on_matrix(core, synapse, bot, server):
+    async with group_room(core, synapse, bot) as (ana, _ben, room):
+        await ana.ask(room, "!capx offer communication")
+        await ana.ask(room, "!capx visible on")
+        async with telegram_delivering(core, server):
+            await server.push(message(DORA, f"/contact {ana.name} about communication Hi!"))
+            [asked] = await server.wait_sent(1, chat_id=DORA.id)
+            await ana.until(lambda: any("Request #1" in n.body for n in ana.elsewhere(room)), 30)
+            [request] = [n for n in ana.elsewhere(room) if "Request #1" in n.body]
+            assert "Dora would like to learn communication from you." in plain(request.body)
+            assert "Hi!" in request.body and "dora_helps" not in request.body
+            private = request.source["room_id"]
+            accepted = await ana.ask(private, "accept 1")
+            told = await server.wait_sent(2, chat_id=DORA.id)
+    assert "I have asked" in plain(asked.fields["text"])
+    assert "@dora_helps on Telegram" in plain(accepted.body)
+    assert "accepted your request" in plain(told[1].fields["text"])
+    assert ana.user_id in told[1].fields["text"]
+
+
+async def test_an_unanswered_introduction_is_told_after_a_week_and_a_hidden_person_refused(
+    core, synapse, bot, server
+):
+    async with group_room(core, synapse, bot) as (ana, ben, room):
+        await ana.ask(room, "!capx offer communication")
+        await ana.ask(room, "!capx visible on")
+        await ben.ask(room, "!capx offer communication")  # Ben stays hidden
+        async with telegram_delivering(core, server):
+            await server.push(message(DORA, f"/contact {ben.name}"))
+            [refused] = await server.wait_sent(1, chat_id=DORA.id)
+            await server.push(message(DORA, f"/contact {ana.name}"))
+            await server.wait_sent(2, chat_id=DORA.id)
+            later = core.clock() + timedelta(days=7)
+            core.clock = lambda: later
+            await core.housekeeping()
+            told = await server.wait_sent(3, chat_id=DORA.id)
+    assert "I know no visible profile called" in plain(refused.fields["text"])
+    assert "has not been able to answer your request this week" in plain(told[2].fields["text"])
+
+
+def reminders_in(server, chat_id: int) -> list:
+    return [call for call in server.sent(chat_id=chat_id) if "Reminder:" in call.fields["text"]]
+
+
+async def test_a_room_reminder_arrives_on_telegram_and_its_button_subscribes_the_presser(
+    core, server
+):
+    group = test_telegram.GROUP
+    admin = TelegramUser(401, "Gia", "gia_w", "en")
+    server.statuses[(group["id"], admin.id)] = "administrator"
+    start = core.clock() + timedelta(minutes=65)
+    when = start.strftime("%Y-%m-%d %H:%M")
+    async with telegram_delivering(core, server):
+        await server.push(message(admin, "/reminders@CapxTestBot at 1h", group))
+        await server.push(message(admin, "/reminders@CapxTestBot on", group))
+        await server.push(message(admin, f'/event@CapxTestBot add "Clinic" {when} UTC', group))
+        await server.wait_sent(3, chat_id=group["id"])
+        soon = start - timedelta(hours=1)
+        core.clock = lambda: soon
+        await server.wait_for(lambda s: reminders_in(s, group["id"]))
+        [reminder] = reminders_in(server, group["id"])
+        [(label, data)] = shown_buttons(reminder)
+        await server.push(press(DORA, reminder, data))
+        await server.wait_for(lambda s: reminders_in(s, DORA.id))
+        personal = reminders_in(server, DORA.id)
+    assert label == "I'm going" and "in 1 hour" in reminder.fields["text"]
+    assert "Clinic" in personal[0].fields["text"]
+
+
+async def test_a_room_reminder_arrives_in_a_matrix_room(core, synapse, bot):
+    start = core.clock() + timedelta(minutes=65)
+    when = start.strftime("%Y-%m-%d %H:%M")
+    async with group_room(core, synapse, bot) as (ana, ben, room):
+        await ana.ask(room, "!capx reminders at 1h")
+        await ana.ask(room, "!capx reminders on")
+        await ana.ask(room, f'!capx event add "Clinic" {when} UTC')
+        soon = start - timedelta(hours=1)
+        core.clock = lambda: soon
+        await ben.until(lambda: any("Reminder:" in n.body for n in ben.notices), 30)
+    [reminder] = [n for n in ben.notices if "Reminder:" in n.body]
+    assert reminder.source["room_id"] == room and "in 1 hour" in reminder.body
