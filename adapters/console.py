@@ -27,7 +27,7 @@ from typing import TextIO
 from adapters.render import render_plain
 from core.dispatch import Core
 from core.parsing import split_command_line
-from core.types import Actor, Button, Conversation, Incoming, Outgoing, Reply, Sent
+from core.types import Actor, Button, Conversation, Incoming, Outgoing, Reply, Sent, Target
 
 PLATFORM = "console"
 QUIT = {"quit", "exit", ":q"}
@@ -140,8 +140,15 @@ class ConsoleChat:
 
     def receive(self) -> int:
         """Print the messages the bot keeps for this person (the author of a need learns of
-        a helper here, the next time they open the console); how many there were."""
-        return self.core.deliver_to(PLATFORM, self.actor.account_id, self._received)
+        a helper here, the next time they open the console) and, in a room, for the room (a
+        reminder); how many there were."""
+        count = self.core.deliver_to(
+            Target(PLATFORM, account_id=self.actor.account_id), self._received
+        )
+        if not self.conversation.is_direct:
+            room = Target(PLATFORM, room_id=self.conversation.room_id)
+            count += self.core.deliver_to(room, self._received)
+        return count
 
     def _received(self, message: Outgoing) -> Sent:
         self._print(message.reply, "── a message for you ──")

@@ -150,13 +150,11 @@ class Core:
             self._outbox_waiting().set()
         return done
 
-    def deliver_to(
-        self, platform: str, account_id: str, send: Callable[[Outgoing], Outcome]
-    ) -> int:
+    def deliver_to(self, target: Target, send: Callable[[Outgoing], Outcome]) -> int:
         """For an adapter without an event loop (the console): hand the due messages for one
-        account to ``send`` and record its outcomes; how many there were."""
+        account or one room to ``send`` and record its outcomes; how many there were."""
         with unit_of_work(self.engine) as session:
-            due = outbox.claim(session, platform, self.clock(), account_id=account_id)
+            due = outbox.claim(session, target.platform, self.clock(), only=target)
         for message in due:
             outcome = send(message)
             with unit_of_work(self.engine) as session:

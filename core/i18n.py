@@ -156,7 +156,7 @@ class Translator:
         """``when`` as a date and a time of day in ``zone``, with the zone's name: "Thu, Jan
         14, 2027 at 18:00 (Brasilia Standard Time)"."""
         return self(
-            "{date} at {time} ({zone})",
+            N_("{date} at {time} ({zone})"),
             date=format_skeleton("yMMMEd", when, tzinfo=zone, locale=self.cldr),
             time=format_skeleton("Hm", when, tzinfo=zone, locale=self.cldr),
             zone=format_datetime(when, "zzzz", tzinfo=zone, locale=self.cldr),

@@ -191,7 +191,7 @@ class Answering:
         self.sent.append(incoming)
         return self.replies
 
-    def deliver_to(self, platform: str, account_id: str, send) -> int:
+    def deliver_to(self, target, send) -> int:
         return 0
 
 

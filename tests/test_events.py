@@ -244,3 +244,15 @@ def test_a_timezone_of_ones_own_is_kept_privately(core, clock):
     assert "Jan 14, 2027 at 18:00" in bia.ask("event 1")
     with Session(core.engine) as session:
         assert "America/Sao_Paulo" not in session.exec(select(Room.timezone)).all()
+
+
+def test_an_edit_changes_only_what_it_names(core, clock):
+    ana = admin(core)
+    ana.ask(CLINIC + " https://meta.wikimedia.org/wiki/Clinic")
+    ana.ask("event edit 1 hybrid 2h")
+    edited = event(core)
+    assert (edited.title, edited.mode) == ("Commons upload clinic", "hybrid")
+    assert edited.ends_at - edited.starts_at == timedelta(hours=2)
+    ana.ask('event edit 1 "Upload clinic"')
+    assert event(core).title == "Upload clinic"
+    assert event(core).starts_at == datetime(2027, 1, 14, 21, 0, tzinfo=UTC)

@@ -177,8 +177,8 @@ def test_a_core_on_another_process_delivers_what_this_one_queued(core, tmp_path)
     other = Core(core.engine, clock=lambda: NOW, limits=UNLIMITED)
     got: list[Reply] = []
     try:
-        assert other.deliver_to("test", "ana", lambda m: got.append(m.reply) or Sent()) == 1
-        assert other.deliver_to("test", "ana", lambda m: got.append(m.reply) or Sent()) == 0
+        assert other.deliver_to(ANA, lambda m: got.append(m.reply) or Sent()) == 1
+        assert other.deliver_to(ANA, lambda m: got.append(m.reply) or Sent()) == 0
     finally:
         other.close()
     assert len(got) == 1 and "Bia" in got[0].paragraphs[0]

@@ -4,6 +4,8 @@ touch; only their "accept" shares contacts, both ways. See
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -141,6 +143,16 @@ def _contact_lines(ctx: Context, person: Person, t: Translator) -> tuple[list[st
     return [text], links
 
 
+def _tell_asker(ctx: Context, asker: Person, message: Callable[[Translator], Reply]) -> list[Reply]:
+    """``message`` for the asker, in their language, to their first chat account (none when
+    they have none left)."""
+    account = introductions.account_of(ctx.session, asker.id)
+    if account is None:
+        return []
+    reply = message(Translator(negotiate([asker.locale, ctx.locale])))
+    return [replace(reply, private=True, recipient=Recipient(account.platform, account.account_id))]
+
+
 def accept(ctx: Context, args: dict[str, Any]) -> list[Reply]:
     t = ctx.t
     request = _request_to_me(ctx, args["request"])
@@ -148,35 +160,22 @@ def accept(ctx: Context, args: dict[str, Any]) -> list[Reply]:
     me = ctx.me()
     asker = ctx.session.get(Person, request.asker_id)
     lines, links = _contact_lines(ctx, asker, t)
-    replies = [
-        ctx.reply(
-            paragraphs=[
-                t("Thank you! You can reach {name} here:", name=t.user_text(asker.display_name)),
-                *lines,
-            ],
-            links=links,
+    to_me = ctx.reply(
+        paragraphs=[
+            t("Thank you! You can reach {name} here:", name=t.user_text(asker.display_name)),
+            *lines,
+        ],
+        links=links,
+    )
+
+    def accepted(t: Translator) -> Reply:
+        lines, links = _contact_lines(ctx, me, t)
+        said = t(
+            "{name} accepted your request. Reach them here:", name=t.user_text(me.display_name)
         )
-    ]
-    account = introductions.account_of(ctx.session, asker.id)
-    if account is not None:
-        told = Translator(negotiate([asker.locale, ctx.locale]))
-        lines, links = _contact_lines(ctx, me, told)
-        replies.append(
-            Reply(
-                paragraphs=(
-                    told(
-                        "{name} accepted your request. Reach them here:",
-                        name=told.user_text(me.display_name),
-                    ),
-                    *lines,
-                ),
-                links=tuple(links),
-                private=True,
-                recipient=Recipient(account.platform, account.account_id),
-                locale=told.locale,
-            )
-        )
-    return replies
+        return Reply(paragraphs=(said, *lines), links=tuple(links), locale=t.locale)
+
+    return [to_me, *_tell_asker(ctx, asker, accepted)]
 
 
 def decline(ctx: Context, args: dict[str, Any]) -> list[Reply]:
@@ -184,25 +183,18 @@ def decline(ctx: Context, args: dict[str, Any]) -> list[Reply]:
     request = _request_to_me(ctx, args["request"])
     request.state, request.answered_at = RequestState.DECLINED, ctx.now
     me = ctx.me()
-    replies = [ctx.reply(paragraphs=[t("All right. I will tell them, without any detail.")])]
     asker = ctx.session.get(Person, request.asker_id)
-    account = introductions.account_of(ctx.session, asker.id)
-    if account is not None:
-        told = Translator(negotiate([asker.locale, ctx.locale]))
-        text = told(
+
+    def declined(t: Translator) -> Reply:
+        said = t(
             "{name} cannot take your request right now. Thank you for asking; “find” shows "
             "others who may help.",
-            name=told.user_text(me.display_name),
+            name=t.user_text(me.display_name),
         )
-        replies.append(
-            Reply(
-                paragraphs=(text,),
-                private=True,
-                recipient=Recipient(account.platform, account.account_id),
-                locale=told.locale,
-            )
-        )
-    return replies
+        return Reply(paragraphs=(said,), locale=t.locale)
+
+    to_me = ctx.reply(paragraphs=[t("All right. I will tell them, without any detail.")])
+    return [to_me, *_tell_asker(ctx, asker, declined)]
 
 
 def contacts(ctx: Context, args: dict[str, Any]) -> Reply:

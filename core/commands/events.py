@@ -190,11 +190,14 @@ class Form:
     rest: list[Token] = field(default_factory=list)
 
 
-def _read_form(ctx: Context, source: str, tokens: list[Token], line: str) -> Form:
+def _read_form(
+    ctx: Context, source: str, tokens: list[Token], line: str, *, bare_title: bool
+) -> Form:
     """The parts of an event form, each recognized by its shape; a failure for a word that
-    is none of them. ``line`` is the whole command line, for the buttons of a question."""
+    is none of them. A title comes first, quoted (or, with ``bare_title``, as the words
+    before the date). ``line`` is the whole command line, for the buttons of a question."""
     form = Form()
-    if tokens and (tokens[0].quoted or not _is_date(tokens[0].text)):
+    if tokens and (tokens[0].quoted or (bare_title and not _is_date(tokens[0].text))):
         title_end = next((i for i, tok in enumerate(tokens) if _is_date(tok.text)), len(tokens))
         title_end = 1 if tokens[0].quoted else title_end
         form.title = tokens_text(source, tokens[:title_end])[: MAX_TITLE + 1]
@@ -312,7 +315,7 @@ def add(ctx: Context, source: str, tokens: list[Token]) -> Reply:
             ]
         )
     line = f"event {source}"
-    form = _read_form(ctx, line, [_shifted(tok, 6) for tok in tokens], line)
+    form = _read_form(ctx, line, [_shifted(tok, 6) for tok in tokens], line, bare_title=True)
     if not form.title or form.day is None:
         ctx.fail(t("Give a title, then the date and the time, such as: “Clinic” 2027-01-14 18:00"))
     if len(form.title) > MAX_TITLE:
@@ -390,7 +393,7 @@ def edit(ctx: Context, source: str, tokens: list[Token]) -> Reply:
     event = _event(ctx, tokens[0].text)
     _may_change(ctx, event)
     line = f"event {source}"
-    form = _read_form(ctx, line, [_shifted(tok, 6) for tok in tokens[1:]], line)
+    form = _read_form(ctx, line, [_shifted(tok, 6) for tok in tokens[1:]], line, bare_title=False)
     zone = form.zone or events.zone(event.timezone)
     if form.title:
         event.title = form.title[:MAX_TITLE]

@@ -100,12 +100,12 @@ def claim(
     platform: str,
     now: datetime,
     limit: int = 20,
-    account_id: str | None = None,
+    only: Target | None = None,
     lease: timedelta = LEASE,
 ) -> list[Outgoing]:
-    """Up to ``limit`` due messages for ``platform`` (only those for ``account_id``, when
-    given), oldest first, leased to the caller. Pending messages past their expiry become
-    expired on the way."""
+    """Up to ``limit`` due messages for ``platform`` (only those for the account or the room
+    of ``only``, when given), oldest first, leased to the caller. Pending messages past their
+    expiry become expired on the way."""
     expired = (
         OutboxMessage.platform == platform,
         OutboxMessage.state == OutboxState.PENDING,
@@ -129,8 +129,10 @@ def claim(
         .order_by(OutboxMessage.not_before, OutboxMessage.id)
         .limit(limit)
     )
-    if account_id is not None:
-        query = query.where(OutboxMessage.account_id == account_id)
+    if only is not None and only.account_id is not None:
+        query = query.where(OutboxMessage.account_id == only.account_id)
+    elif only is not None:
+        query = query.where(OutboxMessage.room_id == only.room_id)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     claimed = []

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, or_
 from sqlmodel import Session, select
 
-from core.i18n import Translator, negotiate
+from core.i18n import N_, Translator, negotiate
 from core.services import events, outbox
 from core.services.taxonomy import Taxonomy
 from core.types import Button, Link, Reply, Target, replies_from_json
@@ -259,9 +259,9 @@ def _zone_of(session: Session, event: Event, target: Target) -> ZoneInfo:
 
 
 MODES = {
-    EventMode.ONLINE: "Online",
-    EventMode.IN_PERSON: "In person",
-    EventMode.HYBRID: "Online and in person",
+    EventMode.ONLINE: N_("Online"),
+    EventMode.IN_PERSON: N_("In person"),
+    EventMode.HYBRID: N_("Online and in person"),
 }
 
 
