@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel import Locale
+
 from core.arguments import is_word, means, resolve_capacity
 from core.context import Context
 from core.i18n import N_
@@ -123,7 +125,7 @@ def _month(ctx: Context, text: str) -> tuple[int | None, int] | None:
     if len(text) == 7 and text[4] == "-" and text[:4].isdigit() and text[5:].isdigit():
         year, month = int(text[:4]), int(text[5:])
         return (year, month) if 1 <= month <= 12 else None
-    for locale in {ctx.t.cldr, ctx.t.cldr.parse("en")}:
+    for locale in {ctx.t.cldr, Locale.parse("en")}:
         for width in ("wide", "abbreviated"):
             for number, name in locale.months["format"][width].items():
                 if normalize(name).rstrip(".") == text:
@@ -462,21 +464,19 @@ def going(ctx: Context, args: dict[str, Any]) -> Reply:
         ctx.fail(t("Event #{number} is not coming up.", number=event.id))
     me = ctx.me()
     actor = ctx.incoming.actor
+    here = Target(actor.platform, account_id=actor.account_id)
     rsvp = ctx.session.get(Rsvp, (event.id, me.id))
+    moved_from = None
     if rsvp is None:
-        ctx.session.add(
-            Rsvp(
-                event_id=event.id,
-                person_id=me.id,
-                platform=actor.platform,
-                account_id=actor.account_id,
-                created_at=ctx.now,
-            )
-        )
-    else:
-        rsvp.platform, rsvp.account_id = actor.platform, actor.account_id
+        rsvp = Rsvp(event_id=event.id, person_id=me.id, created_at=ctx.now)
+        ctx.session.add(rsvp)
+    elif (rsvp.platform, rsvp.account_id) != (actor.platform, actor.account_id):
+        moved_from = Target(rsvp.platform, account_id=rsvp.account_id)
+    rsvp.platform, rsvp.account_id = actor.platform, actor.account_id
     ctx.session.flush()
-    reminders.plan(ctx.session, ctx.taxonomy, event, ctx.now)
+    for target in (here, moved_from):  # only this person's reminders change
+        if target is not None:
+            reminders.plan(ctx.session, ctx.taxonomy, event, ctx.now, only=target)
     return ctx.reply(
         paragraphs=[
             t(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, or_, update
 from sqlmodel import Session, select
@@ -37,34 +38,13 @@ LEASE = timedelta(seconds=60)
 
 
 def enqueue(
-    session: Session,
-    target: Target,
-    reply: Reply,
-    *,
-    key: str,
-    now: datetime,
-    not_before: datetime | None = None,
-    kept_for: timedelta = KEPT_FOR,
-    held: bool = False,
-    event_id: int | None = None,
+    session: Session, target: Target, reply: Reply, *, key: str, now: datetime, **options: Any
 ) -> bool:
     """Queue ``reply`` for ``target`` unless a message with ``key`` was queued before;
-    whether it is new. A ``held`` message is never due by itself: only when its account is
-    seen again (:func:`wake`), within ``kept_for``."""
+    whether it is new. ``options`` are those of :func:`new_message`."""
     if session.exec(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key[:255])).first():
         return False
-    session.add(
-        new_message(
-            target,
-            reply,
-            key=key,
-            now=now,
-            not_before=not_before,
-            kept_for=kept_for,
-            held=held,
-            event_id=event_id,
-        )
-    )
+    session.add(new_message(target, reply, key=key, now=now, **options))
     return True
 
 
@@ -80,7 +60,9 @@ def new_message(
     event_id: int | None = None,
 ) -> OutboxMessage:
     """The row :func:`enqueue` adds, for a caller that already knows ``key`` is new (the
-    reminder planner, which reads an event's messages at once)."""
+    reminder planner, which reads an event's messages at once). A ``held`` message is never
+    due by itself: only when its account is seen again (:func:`wake`), within ``kept_for``;
+    ``event_id`` names the event a reminder is about."""
     return OutboxMessage(
         platform=target.platform,
         room_id=target.room_id,
