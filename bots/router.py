@@ -22,10 +22,11 @@ RETRY_SECONDS = 30.0
 
 
 IN_FLIGHT = 32
-"""Messages of one platform sent at once; the adapter's own limiter paces them (Telegram's
-30 a second overall, 20 a minute in a group)."""
-BATCH = 4 * IN_FLIGHT
-"""Messages claimed at once: few enough to be sent well within their lease."""
+"""Messages of one platform claimed and sent at once, then recorded together; the adapter's
+own limiter paces them (Telegram's 30 a second overall, 20 a minute in a group). A group is
+sent well within its lease, so that no other process takes it over meanwhile."""
+STOPPING_SECONDS = 30.0
+"""How long a cancelled router still waits for the group it is sending, to record it."""
 
 
 class Router:
@@ -47,20 +48,27 @@ class Router:
                 await self.core.wait_for_outbox(IDLE_SECONDS)
 
     async def deliver_due(self) -> int:
-        """Send one batch of what is due on every platform whose adapter is ready; how many
-        were tried."""
+        """Send one group of what is due on every platform whose adapter is ready; how many
+        were tried. Cancelled meanwhile, it still records the group it was sending (for up
+        to :data:`STOPPING_SECONDS`), so that a stop sends nothing twice."""
         tried = 0
         for adapter in self.adapters.values():
             if adapter.ready:
-                due = await self.core.due(adapter.name, BATCH)
-                for start in range(0, len(due), IN_FLIGHT):
-                    group = due[start : start + IN_FLIGHT]
-                    outcomes = await asyncio.gather(*(self._send(adapter, m) for m in group))
-                    await self.core.record_all(
-                        [(m.id, outcome) for m, outcome in zip(group, outcomes, strict=True)]
-                    )
-                tried += len(due)
+                group = await self.core.due(adapter.name, IN_FLIGHT)
+                sending = asyncio.ensure_future(self._send_all(adapter, group))
+                try:
+                    await asyncio.shield(sending)
+                except asyncio.CancelledError:
+                    await asyncio.wait([sending], timeout=STOPPING_SECONDS)
+                    raise
+                tried += len(group)
         return tried
+
+    async def _send_all(self, adapter: Adapter, group: list[Outgoing]) -> None:
+        outcomes = await asyncio.gather(*(self._send(adapter, message) for message in group))
+        await self.core.record_all(
+            [(message.id, outcome) for message, outcome in zip(group, outcomes, strict=True)]
+        )
 
     async def _send(self, adapter: Adapter, message: Outgoing) -> Outcome:
         try:

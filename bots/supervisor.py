@@ -143,39 +143,43 @@ async def supervise(adapter: Adapter, backoff: Backoff | None = None) -> Ended:
             await asyncio.sleep(delay)
 
 
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 async def run_adapters(
     adapters: Sequence[Adapter], background: Sequence[Coroutine[Any, Any, None]] = ()
 ) -> list[Ended]:
     """Supervise every adapter until all have ended, or until SIGINT or SIGTERM, with the
     ``background`` work (the router delivering the outbox, the scheduler) running meanwhile;
-    how each adapter ended (nothing after a signal)."""
+    how each adapter ended (nothing after a signal). On the way out the background stops
+    first, while the adapters still run, so that the router records what it was sending."""
+    supervising = asyncio.ensure_future(asyncio.gather(*(supervise(a) for a in adapters)))
     running = [asyncio.ensure_future(work) for work in background]
-    try:
-        return await _supervise_all(adapters)
-    finally:
-        for task in running:
-            task.cancel()
-        for task in running:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-
-async def _supervise_all(adapters: Sequence[Adapter]) -> list[Ended]:
-    task = asyncio.ensure_future(asyncio.gather(*(supervise(a) for a in adapters)))
+    signalled = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for number in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(number, task.cancel)
+    for number in SIGNALS:
+        loop.add_signal_handler(number, signalled.set)
+    waiting = asyncio.ensure_future(signalled.wait())
     try:
-        return list(await task)
-    except asyncio.CancelledError:
-        current = asyncio.current_task()
-        if current is not None and current.cancelling():
-            raise
+        await asyncio.wait([supervising, waiting], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for number in SIGNALS:
+            loop.remove_signal_handler(number)
+        await _stopped([waiting, *running])
+        await _stopped([supervising])
+    if signalled.is_set():
         log.info("stopped by a signal")
         return []
-    finally:
-        for number in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(number)
+    return list(supervising.result())
+
+
+async def _stopped(tasks: Sequence[asyncio.Future[Any]]) -> None:
+    """Cancel ``tasks`` and wait until each has finished its clean-up."""
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def none_could_serve(ended: Sequence[Ended]) -> bool:
