@@ -7,7 +7,9 @@ with ``FOR UPDATE SKIP LOCKED``."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -66,16 +68,26 @@ class Scheduler:
             await asyncio.sleep(LEADER_RETRY_SECONDS)
 
     async def housekeeping(self) -> None:
-        try:
-            done = await self.core.housekeeping()
-        except Exception as error:
-            log.error("housekeeping failed: %s", describe(error))
-        else:
-            if any(done.values()):
-                log.info("housekeeping: %s", done)
+        with _stops_quietly():
+            try:
+                done = await self.core.housekeeping()
+            except Exception as error:
+                log.error("housekeeping failed: %s", describe(error))
+            else:
+                if any(done.values()):
+                    log.info("housekeeping: %s", done)
 
     async def refresh(self) -> None:
-        await feeds.refresh(self.core, self.feeds)
+        with _stops_quietly():
+            await feeds.refresh(self.core, self.feeds)
+
+
+@contextlib.contextmanager
+def _stops_quietly() -> Iterator[None]:
+    """A job cancelled because the process stops ends there, instead of being logged by the
+    scheduler as a failure with its traceback (its transaction finishes on its own thread)."""
+    with contextlib.suppress(asyncio.CancelledError):
+        yield
 
 
 def locked_connection(engine: Engine) -> Connection | None:
