@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from babel import Locale
 
 from core.context import Context
-from core.i18n import N_, Translator, to_cldr
+from core.i18n import N_, Translator, shipped_locales, to_cldr
 from core.parsing import (
     LIST_SEPARATORS,
     Token,
@@ -25,9 +25,10 @@ from core.parsing import (
     tokens_text,
 )
 from core.registry import Command, Kind, Param
+from core.services import profiles
 from core.services.names import Found, NameIndex
 from core.services.places import territory_name
-from core.types import Button
+from core.types import Button, Choice
 from storage.models import LANGUAGE_LEVELS, Organization, Territory
 
 NONE = N_("none")
@@ -82,6 +83,41 @@ def parse(ctx: Context, command: Command, arguments: str) -> dict[str, Any]:
     return values
 
 
+def parse_options(ctx: Context, command: Command, options: dict[str, str]) -> dict[str, Any]:
+    """The values of typed options (a platform's, by parameter name), resolved as typed
+    lines are; a choice offered for one (which capacity?) runs the command as a line with
+    that choice written in."""
+    if set(options) - {param.name for param in command.params}:
+        raise UsageError("unknown option")
+    values: dict[str, Any] = {}
+    for param in command.params:
+        text = options.get(param.name, "").strip()
+        if not text:
+            if param.required:
+                raise UsageError(f"missing {param.name}")
+            continue
+
+        def retry_with(choice: str, name: str = param.name) -> str:
+            return as_line(command, {**options, name: choice})
+
+        values[param.name] = _value(ctx, param, text, retry_with)
+    return values
+
+
+def as_line(command: Command, options: dict[str, str]) -> str:
+    """The command line that says ``options``: each value after its keyword, quoted where it
+    has spaces (the last text as it is)."""
+    parts = [command.name]
+    for param in command.params:
+        value = " ".join(options.get(param.name, "").split())
+        if not value:
+            continue
+        if param.kind is not Kind.TEXT and " " in value:
+            value = '"' + value.replace('"', "'") + '"'
+        parts.append(f"{param.keyword} {value}" if param.keyword else value)
+    return " ".join(parts)
+
+
 def _resolve(ctx: Context, command: Command, param: Param, source: str, tokens: list[Token]) -> Any:
     text = tokens_text(source, tokens)
     start, end = tokens[0].start, tokens[-1].end
@@ -89,6 +125,11 @@ def _resolve(ctx: Context, command: Command, param: Param, source: str, tokens: 
     def retry_with(choice: str) -> str:
         return f"{command.name} {source[:start]}{choice}{source[end:]}".strip()
 
+    return _value(ctx, param, text, retry_with)
+
+
+def _value(ctx: Context, param: Param, text: str, retry_with: Callable[[str], str]) -> Any:
+    """What ``text`` means as ``param``; ``retry_with(choice)`` is the line a choice runs."""
     match param.kind:
         case Kind.CAPACITY:
             return resolve_capacity(ctx, text, retry_with)
@@ -305,3 +346,74 @@ def resolve_organization(
         unknown=N_("I do not know the affiliate “{text}”."),
     )
     return organizations[chosen]
+
+
+MAX_COMPLETIONS = 25
+"""The most choices a completion offers (Discord shows 25)."""
+
+
+def complete(ctx: Context, param: Param, text: str) -> list[Choice]:
+    """Up to :data:`MAX_COMPLETIONS` values ``param`` may take that ``text`` (typed so far)
+    begins or nearly spells, best first, labelled in the reader's language."""
+    t = ctx.t
+    wanted = normalize(text)
+    if param.choices or param.kind in (Kind.SWITCH, Kind.BOT_LANGUAGE):
+        if param.kind is Kind.BOT_LANGUAGE:
+            shown = [
+                Choice(Locale.parse(code).get_display_name(code), _code(code))
+                for code in shipped_locales()
+            ]
+        else:
+            shown = [Choice(t(word), word) for word in param.choices or (ON[0], OFF[0])]
+        return [
+            c for c in shown if normalize(c.label).startswith(wanted) or c.value.startswith(wanted)
+        ]
+    match param.kind:
+        case Kind.CAPACITY:
+            return _capacity_choices(ctx, text, lambda code: str(code))
+        case Kind.CAPACITIES:
+            before, separator, last = text.rpartition(",")
+            kept = f"{before}{separator} " if separator else ""
+            return _capacity_choices(ctx, last, lambda code: f"{kept}{code}".strip())
+        case Kind.LANGUAGE | Kind.LANGUAGE_LEVELS:
+            codes = _language_index(ctx.locale).complete(text, MAX_COMPLETIONS)
+            return [Choice(t.language_name(code), code) for code in codes]
+        case Kind.TERRITORY:
+            territories = ctx.reference.territories
+            codes = ctx.reference.territory_names.complete(text, MAX_COMPLETIONS)
+            return [Choice(territory_name(t, territories[code]), code) for code in codes]
+        case Kind.ORGANIZATION:
+            organizations = ctx.reference.organizations
+            ids = ctx.reference.organization_names.complete(text, MAX_COMPLETIONS)
+            return [
+                Choice(
+                    f"{organizations[i].acronym} · {organizations[i].name}",
+                    organizations[i].acronym,
+                )
+                for i in ids
+            ]
+        case Kind.PERSON:
+            viewer = ctx.person.id if ctx.person else None
+            people = profiles.named_like(ctx.session, text, viewer, MAX_COMPLETIONS)
+            return [
+                Choice(person.display_name, person.username or person.display_name)
+                for person in people
+            ]
+        case _:
+            return []
+
+
+def _code(locale: str) -> str:
+    """A shipped locale as people write its code: ``pt_BR`` -> ``pt-br``."""
+    return locale.replace("_", "-").lower()
+
+
+def _capacity_choices(ctx: Context, text: str, value: Callable[[int], str]) -> list[Choice]:
+    taxonomy = ctx.taxonomy
+    if text.strip():
+        codes = taxonomy.index.complete(text, MAX_COMPLETIONS)
+    else:
+        codes = [*taxonomy.roots(), *(c for r in taxonomy.roots() for c in taxonomy.descendants(r))]
+    return [
+        Choice(taxonomy.name(code, ctx.locale), value(code)) for code in codes[:MAX_COMPLETIONS]
+    ]

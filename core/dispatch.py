@@ -39,7 +39,17 @@ from core.registry import Command, Registry, Where, Who
 from core.services import buttons, introductions, outbox, reminders
 from core.services.reference import Reference
 from core.services.taxonomy import Taxonomy
-from core.types import Actor, Button, Conversation, Incoming, Outcome, Outgoing, Reply, Target
+from core.types import (
+    Actor,
+    Button,
+    Choice,
+    Conversation,
+    Incoming,
+    Outcome,
+    Outgoing,
+    Reply,
+    Target,
+)
 from storage import chats
 from storage.db import unit_of_work
 from storage.models import ChatIdentity, Person, utcnow
@@ -212,6 +222,38 @@ class Core:
             self._executor.shutdown(wait=True)
             self._executor = None
 
+    def complete(
+        self, actor: Actor, conversation: Conversation, command: str, parameter: str, text: str
+    ) -> list[Choice]:
+        """What ``actor``, typing ``text`` for ``parameter`` of ``command``, may be after: up
+        to 25 choices in their language, best first; none for a command or parameter that
+        does not exist. It only reads, and is bounded (a platform asks at every key press,
+        with any text)."""
+        found = self.registry.get(command)
+        param = next((p for p in found.params if p.name == parameter), None) if found else None
+        if found is None or param is None or not self.taxonomy:
+            return []
+        with Session(self.engine) as session:
+            person = None
+            if not actor.is_anonymous:
+                person = session.exec(
+                    select(Person)
+                    .join(ChatIdentity)
+                    .where(
+                        ChatIdentity.platform == actor.platform,
+                        ChatIdentity.account_id == actor.account_id,
+                    )
+                ).first()
+            room = chats.room(session, conversation.platform, conversation.room_id)
+            t = Translator(
+                negotiate([person and person.locale, actor.locale_hint, room and room.locale])
+            )
+            incoming = Incoming(actor, conversation, found.name)
+            ctx = Context(
+                incoming, found, session, self.reference, self.registry, t, self.clock(), person
+            )
+            return arguments.complete(ctx, param, clean(text)[:MAX_INPUT])
+
     def handle(self, incoming: Incoming) -> list[Reply]:
         """The replies to one command. Never raises for anything a user can type."""
         incoming = _cleaned(incoming)
@@ -272,7 +314,8 @@ class Core:
                 return [answer]
             if answer is not None:
                 (command_name, arguments_text), confirmed = split_command_line(answer), True
-        if len(command_name) + len(arguments_text) > MAX_INPUT:
+        typed = sum(map(len, incoming.options.values())) if incoming.options else 0
+        if len(command_name) + len(arguments_text) + typed > MAX_INPUT:
             message = t.plural(
                 "That is too long: I read at most {n} character.",
                 "That is too long: I read at most {n} characters.",
@@ -301,7 +344,10 @@ class Core:
         if actor.is_anonymous and not _anonymous_may_run(command):
             ctx.fail(ctx.as_yourself())
         try:
-            values = arguments.parse(ctx, command, arguments_text)
+            if incoming.options is not None and incoming.pressed is None:
+                values = arguments.parse_options(ctx, command, incoming.options)
+            else:
+                values = arguments.parse(ctx, command, arguments_text)
         except UsageError:
             ctx.fail(t("Usage: {usage}", usage=command.usage(t)))
         replies = command.handler(ctx, values)
@@ -456,6 +502,8 @@ def _cleaned(incoming: Incoming) -> Incoming:
         ),
         command=clean(incoming.command),
         arguments=clean(incoming.arguments),
+        options=incoming.options
+        and {clean(name): clean(value) for name, value in incoming.options.items()},
     )
 
 

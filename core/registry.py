@@ -37,12 +37,16 @@ class Kind(StrEnum):
     CAPACITIES = "capacities"
     """One or more capacities, separated by commas."""
     LANGUAGE = "language"
+    BOT_LANGUAGE = "bot_language"
+    """One of the languages the bot speaks (the handler picks the closest)."""
     LANGUAGE_LEVELS = "language_levels"
     TERRITORY = "territory"
     ORGANIZATION = "organization"
     NUMBER = "number"
     SWITCH = "switch"
     """on or off."""
+    PERSON = "person"
+    """Someone's username, handle or chat name (the handler looks them up)."""
     WORD = "word"
     TEXT = "text"
     """The rest of the line, as typed."""
@@ -50,7 +54,8 @@ class Kind(StrEnum):
 
 @dataclass(frozen=True)
 class Param:
-    """A parameter. ``label`` is shown in usage (translated); ``keyword`` introduces it."""
+    """A parameter. ``label`` is shown in usage and describes it where a platform types
+    options (translated); ``keyword`` introduces it."""
 
     name: str
     kind: Kind
@@ -58,6 +63,9 @@ class Param:
     required: bool = True
     keyword: str | None = None
     """An English word that introduces the value (``in``, ``near``); its translation works too."""
+    choices: tuple[str, ...] = ()
+    """The values it takes, when they are a short fixed list (English words, translated where
+    shown, or codes)."""
 
 
 Handler = Callable[["Context", dict[str, Any]], "Reply | list[Reply]"]

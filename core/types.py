@@ -62,6 +62,17 @@ class Incoming:
     pressed: str | None = None
     """The token of the button the actor pressed (see :class:`Button`); ``command`` and
     ``arguments`` are then empty, and the core runs what the button stands for."""
+    options: dict[str, str] | None = None
+    """The parameters' values by name, where the platform has typed options (a Discord slash
+    command): the core reads them instead of ``arguments``."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A completion of what someone is typing: ``label`` to show, ``value`` to fill in."""
+
+    label: str
+    value: str
 
 
 @dataclass(frozen=True)

@@ -221,7 +221,7 @@ COMMANDS = [
         ),
         handler=contact,
         params=(
-            Param("name", Kind.WORD, N_("username")),
+            Param("name", Kind.PERSON, N_("username")),
             Param("capacity", Kind.CAPACITY, N_("capacity"), required=False, keyword=N_("about")),
             Param("message", Kind.TEXT, N_("message"), required=False),
         ),

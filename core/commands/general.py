@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from babel import Locale
@@ -110,6 +111,8 @@ def room_language(ctx: Context, args: dict[str, Any]) -> Reply:
     return ctx.reply(paragraphs=[ctx.t("This room's language is now {name}.", name=name)])
 
 
+LANGUAGE = Param("language", Kind.BOT_LANGUAGE, N_("language"))
+
 COMMANDS = [
     Command(
         "help",
@@ -136,7 +139,7 @@ COMMANDS = [
             "the ones I speak."
         ),
         handler=language,
-        params=(Param("language", Kind.WORD, N_("language"), required=False),),
+        params=(replace(LANGUAGE, required=False),),
         where=Where.PRIVATE,
         examples=("language pt-br", "language ar"),
     ),
@@ -148,7 +151,7 @@ COMMANDS = [
             "Only the room's admins may change it."
         ),
         handler=room_language,
-        params=(Param("language", Kind.WORD, N_("language")),),
+        params=(LANGUAGE,),
         where=Where.GROUP,
         who=Who.ROOM_ADMIN,
         examples=("roomlanguage pt-br",),

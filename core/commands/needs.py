@@ -324,7 +324,15 @@ COMMANDS = [
             "to help with. With “private” (the default), they are listed only here."
         ),
         handler=room_needs,
-        params=(Param("choice", Kind.WORD, N_("public or private"), required=False),),
+        params=(
+            Param(
+                "choice",
+                Kind.WORD,
+                N_("public or private"),
+                required=False,
+                choices=(PUBLIC, PRIVATE),
+            ),
+        ),
         where=Where.GROUP,
         who=Who.ROOM_ADMIN,
         examples=("roomneeds public",),

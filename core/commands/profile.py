@@ -277,7 +277,7 @@ COMMANDS = [
         ),
         handler=profile,
         read_only=True,
-        params=(Param("name", Kind.TEXT, N_("username"), required=False),),
+        params=(Param("name", Kind.PERSON, N_("username"), required=False),),
         examples=("profile", "profile Ana"),
     ),
     _editing(

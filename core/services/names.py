@@ -97,6 +97,25 @@ class NameIndex(Generic[V]):
                 return Found(inner[0], near=True)
         return Found(choices=tuple(v for v, score in ranked[:MAX_CHOICES] if score >= ASK))
 
+    def complete(self, text: str, limit: int) -> list[V]:
+        """What someone typing ``text`` may be after, best first: the things with a name
+        whose words it begins (``pub spe``; shortest names first), then those spelt closest
+        to it; nothing for text longer than any name."""
+        wanted = normalize(text)
+        if len(wanted) > MAX_TEXT:
+            return []
+        parts = wanted.split()
+        begun = sorted(
+            (len(name), name)
+            for name, words in zip(self._names, self._words, strict=True)
+            if len(words) >= len(parts)
+            and all(word.startswith(part) for word, part in zip(words, parts, strict=False))
+        )
+        found = [value for _, name in begun for value in self._exact[name]]
+        if len(wanted) >= MIN_FUZZY:
+            found += [value for value, score in self.ranked(wanted) if score >= ASK]
+        return list(dict.fromkeys(found))[:limit]
+
     def ranked(self, wanted: str) -> list[tuple[V, float]]:
         """Things by their best name's score against ``wanted`` (folded), best first."""
         best: dict[V, float] = {}

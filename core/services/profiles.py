@@ -11,6 +11,8 @@ from sqlmodel import Session, select
 
 from storage.models import ChatIdentity, Person, PersonCapacity, PersonLanguage, Relation
 
+MAX_NAME = 255
+
 
 def lookup(session: Session, platform: str, name: str, viewer_id: int | None) -> list[Person]:
     """The people ``name`` may mean, best first: the one whose Wikimedia username, or whose
@@ -43,10 +45,34 @@ def lookup(session: Session, platform: str, name: str, viewer_id: int | None) ->
     exact = session.exec(select(Person).where(seen, named == folded).order_by(Person.id).limit(5))
     found = list(exact)
     if not found:
-        pattern = folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        starting = select(Person).where(seen, named.like(pattern, escape="\\"))
+        starting = select(Person).where(seen, named.like(_prefix(folded), escape="\\"))
         found = list(session.exec(starting.order_by(Person.id).limit(5)))
     return found
+
+
+def named_like(session: Session, text: str, viewer_id: int | None, limit: int) -> list[Person]:
+    """The visible people (and the viewer) whose chat name or username begins with ``text``
+    (any letter case), by name: what someone typing a name may be after."""
+    folded = text.strip().removeprefix("@").casefold()[:MAX_NAME]
+    pattern = _prefix(folded)
+    query = (
+        select(Person)
+        .where(
+            or_(Person.discoverable.is_(True), Person.id == viewer_id),
+            or_(
+                func.lower(Person.display_name).like(pattern, escape="\\"),
+                func.lower(Person.username).like(pattern, escape="\\"),
+            ),
+        )
+        .order_by(func.lower(Person.display_name), Person.id)
+        .limit(limit)
+    )
+    return list(session.exec(query))
+
+
+def _prefix(folded: str) -> str:
+    """A LIKE pattern for text beginning with ``folded``, its wildcards escaped."""
+    return folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def capacities_of(session: Session, person_id: int) -> dict[Relation, list[int]]:
