@@ -5,6 +5,10 @@ multipart fields, nested objects as JSON strings, ``{"ok": ..., "result": ...}``
 implements what capx-bot calls, with Telegram's offset semantics for ``getUpdates``: an
 update is dropped once a later call asks for an offset past it. Every call is recorded, and
 failures (a 429 with ``retry_after``, a 403) can be scripted for the next matching call.
+
+Flood limits are off unless asked for: ``overall_limit`` (all chats) and ``chat_limit`` (each
+chat) make a message over either one answered as Telegram does, a 429 with ``retry_after``
+(counted, by limit, in ``throttled``).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -43,6 +48,30 @@ class Failure:
     parameters: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class Limit:
+    """A flood limit: ``rate`` messages a second, in bursts of at most ``burst`` (by default
+    one second's worth). A bucket that drains ``rate`` a second and holds ``burst``: a message
+    that would overflow it is refused, and counts for nothing. It is the reading of "so many
+    a second" that python-telegram-bot's ``AIORateLimiter`` (aiolimiter) keeps to."""
+
+    rate: float
+    burst: float = 0
+
+    @property
+    def size(self) -> float:
+        return max(self.burst or self.rate, 1)
+
+    def floor(self, messages: int) -> float:
+        """The fewest seconds in which ``messages`` can pass this limit, from an empty
+        bucket."""
+        return max(messages - self.size, 0) / self.rate
+
+
+LIMITED = ("send", "edit", "copy", "forward")
+"""What flood limits count: the methods that post a message in a chat."""
+
+
 @dataclass
 class BotApiServer:
     """The stand-in. Start it with :meth:`start`; ``url`` is the ``base_url`` for PTB."""
@@ -57,6 +86,14 @@ class BotApiServer:
     Telegram's 403 until they write to it there."""
     counts: Counter[str] = field(default_factory=Counter)
     """Calls by method."""
+    answered: Counter[str] = field(default_factory=Counter)
+    """Calls by method that succeeded (each counted, and waiters woken, once answered)."""
+    overall_limit: Limit | None = None
+    """The flood limit over all chats; None for none."""
+    chat_limit: Limit | None = None
+    """The flood limit of each chat; None for none."""
+    throttled: Counter[str] = field(default_factory=Counter)
+    """Calls refused for a flood limit, by limit: ``overall`` or ``chat``."""
     url: str = ""
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _history: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -64,6 +101,8 @@ class BotApiServer:
     _message_ids: defaultdict[int, itertools.count] = field(
         default_factory=lambda: defaultdict(lambda: itertools.count(1))
     )
+    _buckets: dict[object, tuple[float, float]] = field(default_factory=dict)
+    """Each flood limit's bucket (overall, or a chat id): its level, and when it was read."""
     _changed: asyncio.Condition | None = None
     _closing: bool = False
     _runner: web.AppRunner | None = None
@@ -157,11 +196,46 @@ class BotApiServer:
         call = Call(method, fields, token)
         if method != "getUpdates":
             await self._record(call)
+        over = self._over_limit(method, fields)
+        if over is not None:
+            limit, wait = over
+            self.throttled[limit] += 1
+            parameters = {"retry_after": wait}
+            return _error(429, f"Too Many Requests: retry after {wait}", parameters)
         failure = self._take_failure(method, fields)
         if failure is not None:
             return _error(failure.error_code, failure.description, failure.parameters)
         call.result = await handler(fields)
+        await self._answered(method)
         return web.json_response({"ok": True, "result": call.result})
+
+    async def _answered(self, method: str) -> None:
+        assert self._changed is not None
+        async with self._changed:
+            self.answered[method] += 1
+            self._changed.notify_all()
+
+    def _over_limit(self, method: str, fields: dict[str, Any]) -> tuple[str, int] | None:
+        """None when the message fits the flood limits (and is counted against them), else
+        the limit it is over and the whole seconds to wait, as Telegram's ``retry_after``
+        says them."""
+        chat = fields.get("chat_id")
+        if not method.startswith(LIMITED) or chat is None:
+            return None
+        now = asyncio.get_running_loop().time()
+        limits = [("overall", None, self.overall_limit), ("chat", str(chat), self.chat_limit)]
+        levels = []
+        for name, key, limit in limits:
+            if limit is None:
+                continue
+            level, read_at = self._buckets.get(key, (0.0, now))
+            level = max(level - (now - read_at) * limit.rate, 0.0)
+            if level + 1 > limit.size:
+                return name, max(math.ceil((level + 1 - limit.size) / limit.rate), 1)
+            levels.append((key, level))
+        for key, level in levels:
+            self._buckets[key] = (level + 1, now)
+        return None
 
     async def _record(self, call: Call) -> None:
         assert self._changed is not None
