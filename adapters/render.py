@@ -7,9 +7,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from html import escape
 
-from core.types import Link, Reply
+from core.types import Button, Link, Reply
 
 BULLET = "•"
+RUN, BOUND = "c:", "b:"
+"""How a platform's button data begins: a look-up line to run as if typed, or the token of a
+button the core keeps (see :class:`core.types.Button`)."""
+
+
+def button_data(button: Button, limit: int) -> str | None:
+    """The data a platform's button carries for ``button``: ``b:<token>`` for a button the
+    core keeps, else ``c:<command line>``; None when it does not fit in ``limit`` bytes (the
+    core keeps every line it hands out within 48, so only a broken button is left out)."""
+    data = BOUND + button.token if button.token is not None else RUN + button.command
+    return data if len(data.encode()) <= limit else None
 
 
 def _lines(

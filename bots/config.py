@@ -77,6 +77,13 @@ TEXTS = Kind(
     'a list of strings, such as ["example.org"]',
     lambda value: isinstance(value, list) and all(isinstance(each, str) for each in value),
 )
+SNOWFLAKES = Kind(
+    'a list of Discord server ids, such as ["123456789012345678"]',
+    lambda value: (
+        isinstance(value, list)
+        and all(isinstance(each, str) and each.isascii() and each.isdigit() for each in value)
+    ),
+)
 ENV_NAME = Kind(
     "the name of an environment variable (letters, digits and _)",
     _matches(r"[A-Za-z_][A-Za-z0-9_]*"),
@@ -163,6 +170,13 @@ SCHEMA: dict[str, Section] = {
             "store_path": Key(NAME, "var/matrix-store"),
         }
     ),
+    "discord": Section(
+        {
+            "enabled": Key(FLAG, False),
+            "token_env": Key(ENV_NAME, "CAPX_DISCORD_TOKEN"),
+            "guilds": Key(SNOWFLAKES, []),
+        }
+    ),
     "events": Section(
         {
             "feeds": Key(TEXTS, []),
@@ -173,7 +187,7 @@ SCHEMA: dict[str, Section] = {
 }
 """Every section a configuration file may have, and every key of each."""
 
-PASSED_SECTIONS = ("console", "telegram", "matrix", "events", "delivery")
+PASSED_SECTIONS = ("console", "telegram", "matrix", "discord", "events", "delivery")
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import aiohttp
 import httpx
 
 from adapters.base import Adapter, AdapterStopped, Backoff
+from adapters.discord import DiscordAdapter, DiscordSettings
 from adapters.matrix import MatrixAdapter, MatrixSettings
 from adapters.telegram import TelegramAdapter, TelegramSettings
 from bots.config import Config
@@ -29,7 +30,7 @@ log = logging.getLogger("capx-bot")
 STABLE_SECONDS = 60.0
 """An adapter that ran this long before crashing starts again after the shortest delay."""
 
-PLATFORMS = ("telegram", "matrix")
+PLATFORMS = ("telegram", "matrix", "discord")
 
 UNREACHABLE = (
     ConnectionError,
@@ -73,8 +74,10 @@ def build_adapters(config: Config, core: Core, environ: Mapping[str, str]) -> li
         section = config.sections[name]
         if name == "telegram":
             adapters.append(TelegramAdapter(core, TelegramSettings.from_config(section, environ)))
-        else:
+        elif name == "matrix":
             adapters.append(MatrixAdapter(core, MatrixSettings.from_config(section, environ)))
+        else:
+            adapters.append(DiscordAdapter(core, DiscordSettings.from_config(section, environ)))
     return adapters
 
 

@@ -254,6 +254,14 @@ class Core:
             )
             return arguments.complete(ctx, param, clean(text)[:MAX_INPUT])
 
+    async def complete_async(
+        self, actor: Actor, conversation: Conversation, command: str, parameter: str, text: str
+    ) -> list[Choice]:
+        """:meth:`complete` on the core's database thread."""
+        return await self._on_database_thread(
+            lambda: self.complete(actor, conversation, command, parameter, text)
+        )
+
     def handle(self, incoming: Incoming) -> list[Reply]:
         """The replies to one command. Never raises for anything a user can type."""
         incoming = _cleaned(incoming)

@@ -17,6 +17,7 @@ import html
 import re
 from dataclasses import replace
 
+from adapters import render
 from adapters.render import render_html, render_plain
 from core.types import Button, Reply
 
@@ -29,7 +30,8 @@ ALERT_LIMIT = 200
 PAGE_ITEMS = 10
 CALLBACK_LIMIT = 64
 """Telegram's limit on a button's callback data, in bytes."""
-RUN, BOUND, PAGE, NOTHING = "c:", "b:", "p:", "-"
+RUN, BOUND = render.RUN, render.BOUND
+PAGE, NOTHING = "p:", "-"
 
 _TOKEN = re.compile(r"<[^>]*>|&[#\w]+;|\n|[^\S\n]+|[^<&\s]+|[<&]")
 _TAG = re.compile(r"<[^>]*>")
@@ -165,11 +167,8 @@ def alert(reply: Reply) -> str:
 
 
 def button_data(button: Button) -> str | None:
-    """The callback data of ``button``: ``b:<token>`` for a button the core keeps, else
-    ``c:<command line>``; None when it does not fit in 64 bytes (the core keeps every line it
-    hands out within 48, so only a broken button is left out)."""
-    data = BOUND + button.token if button.token is not None else RUN + button.command
-    return data if len(data.encode()) <= CALLBACK_LIMIT else None
+    """The callback data of ``button`` (see :func:`adapters.render.button_data`)."""
+    return render.button_data(button, CALLBACK_LIMIT)
 
 
 def page_buttons(page: int, count: int) -> list[tuple[str, str]]:

@@ -1,0 +1,63 @@
+"""Core replies as Discord messages: an embed (title, text, lists) with buttons, links as
+link buttons. Pure functions: what a user wrote is escaped for Discord's markdown, and every
+part is cut to Discord's limits."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+
+import discord
+from discord.utils import escape_markdown, escape_mentions
+
+from adapters import render
+from core.types import Reply
+
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+LABEL_LIMIT = 80
+CUSTOM_ID_LIMIT = 100
+MOST_BUTTONS = 25
+"""Five rows of five."""
+
+
+def cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def embed(reply: Reply) -> discord.Embed:
+    """The reply's text as an embed: red for an error."""
+    body = render.render_plain(replace(reply, title=None, links=()), numbered_choices=False)
+    shown = escape_mentions(escape_markdown(body))
+    colour = discord.Colour.red() if reply.is_error else discord.Colour.blurple()
+    return discord.Embed(
+        title=cut(escape_markdown(reply.title), TITLE_LIMIT) if reply.title else None,
+        description=cut(shown, DESCRIPTION_LIMIT) or None,
+        colour=colour,
+    )
+
+
+def view(reply: Reply) -> discord.ui.View | None:
+    """The reply's buttons (each carrying ``c:<line>`` or ``b:<token>``) and links, or None
+    when it has neither. The view only carries them: presses reach the adapter as
+    interactions, whoever made the view."""
+    if not reply.buttons and not reply.links:
+        return None
+    shown = discord.ui.View(timeout=None)
+    for button in reply.buttons[:MOST_BUTTONS]:
+        data = render.button_data(button, CUSTOM_ID_LIMIT)
+        if data is not None:
+            style = discord.ButtonStyle.danger if button.confirms else discord.ButtonStyle.primary
+            label = cut(button.label, LABEL_LIMIT)
+            shown.add_item(discord.ui.Button(label=label, custom_id=data, style=style))
+    for link in reply.links[: MOST_BUTTONS - len(shown.children)]:
+        if link.url.startswith(("http://", "https://")):
+            shown.add_item(discord.ui.Button(label=cut(link.label, LABEL_LIMIT), url=link.url))
+    return shown if shown.children else None
+
+
+def files(reply: Reply) -> list[discord.File]:
+    if reply.attachment is None:
+        return []
+    data = io.BytesIO(reply.attachment.data)
+    return [discord.File(data, filename=reply.attachment.filename)]
