@@ -27,6 +27,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import discord
@@ -82,6 +83,8 @@ class DiscordSettings:
     token_env: str = "CAPX_DISCORD_TOKEN"
     guilds: tuple[int, ...] = ()
     """Servers the commands are synced to (at once, for development); none: globally."""
+    guild_ready_timeout: float = 2.0
+    """How long discord.py waits for the servers' data after it connects (tests: less)."""
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any], environ: Mapping[str, str]) -> DiscordSettings:
@@ -90,6 +93,14 @@ class DiscordSettings:
             token_env=section["token_env"],
             guilds=tuple(int(guild) for guild in section["guilds"]),
         )
+
+
+@cache
+def _catalog(locale: str) -> Translator | None:
+    """The bot's catalog for a Discord locale (``pt-BR``), or None for English or a
+    language the bot does not speak."""
+    shipped = best_shipped(locale)
+    return Translator(shipped) if shipped not in (None, "en") else None
 
 
 class _Catalogs(app_commands.Translator):
@@ -101,10 +112,10 @@ class _Catalogs(app_commands.Translator):
         locale: discord.Locale,
         context: app_commands.TranslationContextTypes,
     ) -> str | None:
-        shipped = best_shipped(locale.value)
-        if shipped is None or shipped == "en":
+        catalog = _catalog(locale.value)
+        if catalog is None:
             return None
-        translated = Translator(shipped)(string.message)
+        translated = catalog(string.message)
         if translated == string.message:
             return None
         names = (
@@ -141,7 +152,9 @@ class DiscordAdapter:
             )
         intents = discord.Intents.none()
         intents.guilds = True
-        client = discord.Client(intents=intents)
+        client = discord.Client(
+            intents=intents, guild_ready_timeout=self.settings.guild_ready_timeout
+        )
         tree = app_commands.CommandTree(client)
         for command in self.core.registry:
             tree.add_command(self._slash(command))
