@@ -10,12 +10,14 @@ from datetime import timedelta
 
 import pytest
 
+from adapters.base import AdapterStopped
 from adapters.discord import DiscordAdapter, DiscordSettings
 from adapters.discord import adapter as discord_adapter
 from bots.router import Router
 from core.services import outbox
-from core.types import Reply, Target
+from core.types import Reply, Target, Unreachable
 from storage.db import unit_of_work
+from tests.chat import Chat, queued
 from tests.discord_server import (
     ADMIN,
     CHANNEL_ID,
@@ -26,6 +28,7 @@ from tests.discord_server import (
     DiscordUser,
     Failure,
     point_discord_py_at,
+    slash_command,
 )
 
 RUI = DiscordUser(1300000000000000301, "rui", "Rui", locale="pt-BR")
@@ -205,4 +208,76 @@ async def test_an_expired_interaction_is_logged_briefly_and_the_next_one_answere
         await server.wait_calls(1, "POST", "/interactions/")
         again = await answered(server, server.slash("capacities", {}))
     assert again.response_type == 4
+    assert "Traceback" not in caplog.text
+
+
+async def test_a_rejected_token_stops_the_adapter_with_one_clear_reason(core, server):
+    adapter = DiscordAdapter(core, DiscordSettings(token="wrong", guild_ready_timeout=0.05))
+    with pytest.raises(
+        AdapterStopped, match="Discord rejected the bot token in CAPX_DISCORD_TOKEN"
+    ):
+        async with asyncio.timeout(10):
+            await adapter.run()
+    with pytest.raises(AdapterStopped, match="no bot token"):
+        await DiscordAdapter(core, DiscordSettings(token="")).run()
+
+
+async def test_an_introduction_asked_on_telegram_reaches_a_discord_user_who_accepts(core, server):
+    dora = Chat(core, "Dora", platform="telegram")
+    async with running(core, server) as adapter:
+        router = asyncio.create_task(Router(core, [adapter]).run())
+        try:
+            await answered(server, server.slash("offer", {"capacities": "communication"}))
+            await answered(server, server.slash("visible", {"on": "on"}))
+            assert "I have asked" in dora.ask("contact Ana about communication")
+            await server.wait_for(lambda s: bool(s.calls_to("POST", "/channels/")))
+            [request] = server.calls_to("POST", "/channels/")
+            message = server.messages[int(request.result["id"])]
+            accept = custom_ids(message)["Accept"]
+            accepted = await answered(server, server.press(message, accept, user=MEMBER))
+        finally:
+            router.cancel()
+            with suppress(asyncio.CancelledError):
+                await router
+    assert "Dora would like to learn communication from you." in plain(
+        request.json["embeds"][0]["description"]
+    )
+    assert "@dora on Telegram" in text_of(accepted)
+    told = [reply for target, reply in queued(core) if target.platform == "telegram"]
+    assert "Ana accepted your request" in plain(told[-1].paragraphs[0])
+    assert "@ana on Discord" in plain(" ".join(told[-1].paragraphs))
+
+
+async def test_a_channel_the_bot_cannot_reach_is_unreachable_not_retried(core, server):
+    async with running(core, server) as adapter:
+        server.fail_next(Failure.missing_permissions("POST", "/channels/"))
+        outcome = await adapter.send(
+            Target("discord", room_id=str(CHANNEL_ID)), Reply(paragraphs=("hi",)), key="k-1"
+        )
+        gone = await adapter.send(
+            Target("discord", room_id="12"), Reply(paragraphs=("hi",)), key="k2"
+        )
+        bad = await adapter.send(Target("discord", room_id="#general"), Reply(), key="k3")
+    assert isinstance(outcome, Unreachable) and isinstance(gone, Unreachable)
+    assert isinstance(bad, Unreachable)
+
+
+def plain(value) -> str:
+    return str(value).replace("\u2068", "").replace("\u2069", "")
+
+
+async def test_an_unknown_or_outdated_command_is_answered_briefly(core, server, caplog):
+    async with running(core, server):
+        gone = await answered(
+            server,
+            server.dispatch_interaction(slash_command("oldcommand", {}, command_guild_id=GUILD_ID)),
+        )
+        changed = await answered(
+            server,
+            server.dispatch_interaction(
+                slash_command("find", {"colour": "blue"}, command_guild_id=GUILD_ID)
+            ),
+        )
+    for record in (gone, changed):
+        assert record.ephemeral and "That command has changed" in text_of(record)
     assert "Traceback" not in caplog.text

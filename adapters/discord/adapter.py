@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import inspect
 import json
@@ -159,6 +160,7 @@ class DiscordAdapter:
         for command in self.core.registry:
             tree.add_command(self._slash(command))
         await tree.set_translator(_Catalogs())
+        tree.error(self.on_tree_error)
         client.event(self.on_ready)
         client.event(self.on_interaction)
         self.client, self.tree = client, tree
@@ -278,6 +280,24 @@ class DiscordAdapter:
         else:
             return
         await self._answer(interaction, incoming, private=False)
+
+    async def on_tree_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        """A command Discord still shows but this tree no longer has (or has changed): a
+        short answer to the person, one line in the log, no traceback."""
+        log.info("a Discord command could not run: %s", type(error).__name__)
+        if interaction.response.is_done():
+            return
+        t = Translator(best_shipped(interaction.locale.value) or "en")
+        reply = Reply(
+            paragraphs=(t("That command has changed. Please try again in a moment."),),
+            is_error=True,
+            ephemeral=True,
+            locale=t.locale,
+        )
+        with contextlib.suppress(discord.HTTPException):
+            await self._reply(interaction, reply)
 
     def _actor(self, interaction: discord.Interaction) -> Actor:
         user = interaction.user
