@@ -281,3 +281,26 @@ async def test_an_unknown_or_outdated_command_is_answered_briefly(core, server, 
     for record in (gone, changed):
         assert record.ephemeral and "That command has changed" in text_of(record)
     assert "Traceback" not in caplog.text
+
+
+async def test_without_guilds_the_tree_is_synced_globally(core, server):
+    adapter = DiscordAdapter(core, DiscordSettings(token=TOKEN, guild_ready_timeout=0.05))
+    task = asyncio.create_task(adapter.run())
+    try:
+        async with asyncio.timeout(10):
+            while not adapter.ready:
+                await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+    assert "find" in server.registered(None) and server.registered(GUILD_ID) == {}
+
+
+async def test_a_language_the_bot_does_not_speak_falls_back_to_the_servers(core, server):
+    german = DiscordUser(1300000000000000302, "jonas", "Jonas", locale="de")
+    server.add_user(german)
+    server.guilds[0].preferred_locale = "pt-BR"
+    async with running(core, server):
+        record = await answered(server, server.complete("find", "capacity", "orat", user=german))
+    assert record.choices[0]["name"] == "oratória"
