@@ -234,6 +234,8 @@ class DiscordAdapter:
             )
             if param.kind in COMPLETED or param.choices:
                 completions[param.name] = self._completer(command, param)
+        # The signature is made here, from the parameters; what discord.py's decorators
+        # (describe, autocomplete) would set on a written callback is set the same way.
         callback.__signature__ = inspect.Signature(signature)  # type: ignore[attr-defined]
         callback.__discord_app_commands_param_description__ = {  # type: ignore[attr-defined]
             param.name: app_commands.locale_str(messages.cut(param.label, DESCRIPTION_LIMIT))
