@@ -49,6 +49,7 @@ bench: $(BIN)/.installed-test
 	$(BIN)/python -m bench.telegram
 	$(BIN)/python -m bench.matrix
 	$(BIN)/python -m bench.reminders
+	$(BIN)/python -m bench.discord
 
 # Refreshes both locks to the newest versions pyproject.toml allows. They are made from PyPI
 # alone: pip's configuration files (local mirrors) and find-links are left out, so the hashes
