@@ -256,3 +256,17 @@ def test_an_edit_changes_only_what_it_names(core, clock):
     ana.ask('event edit 1 "Upload clinic"')
     assert event(core).title == "Upload clinic"
     assert event(core).starts_at == datetime(2027, 1, 14, 21, 0, tzinfo=UTC)
+
+
+def test_the_guided_form_offers_the_days_then_the_times_to_its_admin_only(core, clock):
+    ana = admin(core)
+    ana.ask('event add "Commons clinic"')
+    days = [b for r in ana.replies for b in r.buttons]
+    assert len(days) == 7 and days[0].label == "Jan 10, 2027" and days[0].token
+    assert "not yours" in Chat(core, "Bia", room="clinic").press_button(days[3])[0].paragraphs[0]
+    ana.press_button(days[3])
+    times = [b for r in ana.replies for b in r.buttons]
+    assert "At what time (UTC)?" in ana.replies[0].paragraphs[0]
+    ana.press_button(next(b for b in times if b.label == "18:00"))
+    assert "Added event #1." in ana.replies[0].paragraphs[0]
+    assert event(core).starts_at == datetime(2027, 1, 13, 18, 0, tzinfo=UTC)

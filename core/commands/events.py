@@ -314,11 +314,12 @@ def add(ctx: Context, source: str, tokens: list[Token]) -> Reply:
                 t("Write the event on one line, for example:"),
                 'event add "Commons upload clinic" 2027-01-14 18:00 America/Sao_Paulo 90m '
                 "https://meta.wikimedia.org/wiki/Event online capacity commons",
+                t("Or write only its title: I then offer the days and the times as buttons."),
             ]
         )
     line = f"event {source}"
     form = _read_form(ctx, line, [_shifted(tok, 6) for tok in tokens], line, bare_title=True)
-    if not form.title or form.day is None:
+    if not form.title:
         ctx.fail(t("Give a title, then the date and the time, such as: “Clinic” 2027-01-14 18:00"))
     if len(form.title) > MAX_TITLE:
         ctx.fail(
@@ -329,6 +330,8 @@ def add(ctx: Context, source: str, tokens: list[Token]) -> Reply:
             )
         )
     zone = form.zone or _room_zone(ctx)
+    if form.day is None or form.clock is None:
+        return _next_step(ctx, form, zone, line)
     starts = _start(ctx, form, zone, line)
     length = events.DEFAULT_LENGTH if form.length is None else form.length
     _check_times(ctx, starts, length)
@@ -351,6 +354,25 @@ def add(ctx: Context, source: str, tokens: list[Token]) -> Reply:
     ctx.session.flush()
     reminders.plan(ctx.session, ctx.taxonomy, event, ctx.now)
     return _said_first(show(ctx, event), t("Added event #{number}.", number=event.id))
+
+
+GUIDED_DAYS = 7
+GUIDED_TIMES = ("09:00", "12:00", "15:00", "18:00", "19:00", "20:00")
+
+
+def _next_step(ctx: Context, form: Form, zone: ZoneInfo, line: str) -> Reply:
+    """The guided form: for a line without its date, the next days to choose from; without
+    its time of day, common times. Each button runs the line with the choice written in."""
+    t = ctx.t
+    if form.day is None:
+        today = ctx.now.astimezone(zone).date()
+        days = [today + timedelta(days=n) for n in range(GUIDED_DAYS)]
+        choices = [Button(t.date(day), f"{line} {day.isoformat()}") for day in days]
+        question = t("On which day is “{title}”?", title=t.user_text(form.title or ""))
+    else:
+        choices = [Button(clock, f"{line} {clock}") for clock in GUIDED_TIMES]
+        question = t("At what time ({zone})? Or write it, such as 18:30.", zone=str(zone))
+    return ctx.reply(paragraphs=[question], buttons=choices)
 
 
 def _shifted(token: Token, by: int) -> Token:
