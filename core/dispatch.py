@@ -52,7 +52,7 @@ from core.types import (
 )
 from storage import chats
 from storage.db import unit_of_work
-from storage.models import ChatIdentity, Person, utcnow
+from storage.models import ChatIdentity, Person, Room, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -234,20 +234,10 @@ class Core:
         if found is None or param is None or not self.taxonomy:
             return []
         with Session(self.engine) as session:
-            person = None
-            if not actor.is_anonymous:
-                person = session.exec(
-                    select(Person)
-                    .join(ChatIdentity)
-                    .where(
-                        ChatIdentity.platform == actor.platform,
-                        ChatIdentity.account_id == actor.account_id,
-                    )
-                ).first()
+            found_person = None if actor.is_anonymous else _person_of(session, actor)
+            person = found_person[0] if found_person else None
             room = chats.room(session, conversation.platform, conversation.room_id)
-            t = Translator(
-                negotiate([person and person.locale, actor.locale_hint, room and room.locale])
-            )
+            t = Translator(_reader_locale(person, actor, room))
             incoming = Incoming(actor, conversation, found.name)
             ctx = Context(
                 incoming, found, session, self.reference, self.registry, t, self.clock(), person
@@ -301,9 +291,7 @@ class Core:
         room = chats.room(session, conversation.platform, conversation.room_id)
         if room is not None and conversation.title and room.title != conversation.title:
             room.title = conversation.title[:255]
-        locale = negotiate(
-            [person.locale if person else None, actor.locale_hint, room and room.locale]
-        )
+        locale = _reader_locale(person, actor, room)
         t = Translator(locale)
         now = self.clock()
         if person is not None:
@@ -471,9 +459,8 @@ def _anonymous_may_run(command: Command) -> bool:
     return command.read_only or command.who is Who.ROOM_ADMIN
 
 
-def _refreshed_person(session: Session, actor: Actor) -> Person | None:
-    """The person behind ``actor``'s account, their handle and chat name brought up to date
-    with what the platform says now."""
+def _person_of(session: Session, actor: Actor) -> tuple[Person, ChatIdentity] | None:
+    """The person behind ``actor``'s account, with that account's identity."""
     found = session.exec(
         select(Person, ChatIdentity)
         .join(ChatIdentity)
@@ -482,6 +469,18 @@ def _refreshed_person(session: Session, actor: Actor) -> Person | None:
             ChatIdentity.account_id == actor.account_id,
         )
     ).first()
+    return (found[0], found[1]) if found else None
+
+
+def _reader_locale(person: Person | None, actor: Actor, room: Room | None) -> str:
+    """The language to answer in: the person's choice, the platform's hint, the room's."""
+    return negotiate([person and person.locale, actor.locale_hint, room and room.locale])
+
+
+def _refreshed_person(session: Session, actor: Actor) -> Person | None:
+    """The person behind ``actor``'s account, their handle and chat name brought up to date
+    with what the platform says now."""
+    found = _person_of(session, actor)
     if found is None:
         return None
     person, identity = found

@@ -110,7 +110,7 @@ def test_an_ambiguous_local_time_is_asked_and_each_choice_is_its_own_moment(core
     assert "happens twice" in question
     earlier, later = (b for r in ana.replies for b in r.buttons)
     assert "-04:00" in earlier.label and "-05:00" in later.label
-    assert "Chat" not in line_of(core, later)
+    assert "2027-11-07 01:30-05:00 America/New_York" in line_of(core, later)
     ana.press_button(later)
     assert event(core).starts_at == datetime(2027, 11, 7, 6, 30, tzinfo=UTC)  # EST, the 2nd
 
@@ -270,3 +270,24 @@ def test_the_guided_form_offers_the_days_then_the_times_to_its_admin_only(core, 
     ana.press_button(next(b for b in times if b.label == "18:00"))
     assert "Added event #1." in ana.replies[0].paragraphs[0]
     assert event(core).starts_at == datetime(2027, 1, 13, 18, 0, tzinfo=UTC)
+
+
+def test_one_rooms_change_leaves_the_other_rooms_and_people_reminded(core, clock):
+    ana = admin(core)
+    other = Chat(core, "Cid", room="library", admin=True)
+    for room in (ana, other):
+        room.ask("reminders on")
+    ana.ask(CLINIC)
+    Chat(core, "Bia").ask("going 1")
+    ana.ask("reminders at 2h")
+    places = sorted((m.room_id or m.account_id, m.not_before) for m in pending(core))
+    start = datetime(2027, 1, 14, 21, 0, tzinfo=UTC)
+    assert places == sorted(
+        [
+            ("bia", start - timedelta(days=1)),
+            ("bia", start - timedelta(hours=1)),
+            ("room:clinic", start - timedelta(hours=2)),
+            ("room:library", start - timedelta(days=1)),
+            ("room:library", start - timedelta(hours=1)),
+        ]
+    )

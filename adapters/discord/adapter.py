@@ -353,14 +353,7 @@ class DiscordAdapter:
             log.warning("could not answer a Discord interaction: %s", describe(error))
 
     async def _reply(self, interaction: discord.Interaction, reply: Reply) -> None:
-        content: dict[str, Any] = {
-            "embed": messages.embed(reply),
-            "ephemeral": reply.private or reply.ephemeral,
-            "files": messages.files(reply),
-        }
-        shown = messages.view(reply)
-        if shown is not None:
-            content["view"] = shown
+        content = {**messages.content(reply), "ephemeral": reply.private or reply.ephemeral}
         if interaction.response.is_done():
             await interaction.followup.send(**content)
         else:
@@ -381,14 +374,7 @@ class DiscordAdapter:
             else:
                 user = await client.fetch_user(int(target.account_id or ""))
                 channel = await user.create_dm()
-            content: dict[str, Any] = {
-                "embed": messages.embed(reply),
-                "files": messages.files(reply),
-                "nonce": key[:25],
-            }
-            shown = messages.view(reply)
-            if shown is not None:
-                content["view"] = shown
+            content = {**messages.content(reply), "nonce": key[:25]}
             message = await channel.send(**content)  # type: ignore[union-attr]
         except ValueError:
             return Unreachable("not a Discord id")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import replace
+from typing import Any
 
 import discord
 from discord.utils import escape_markdown, escape_mentions
@@ -23,6 +24,16 @@ MOST_BUTTONS = 25
 
 def cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def content(reply: Reply) -> dict[str, Any]:
+    """The keyword arguments that send ``reply`` with discord.py (an interaction's answer, a
+    follow-up, a channel's message): its embed, files and, when it has any, buttons."""
+    sent: dict[str, Any] = {"embed": embed(reply), "files": files(reply)}
+    shown = view(reply)
+    if shown is not None:
+        sent["view"] = shown
+    return sent
 
 
 def embed(reply: Reply) -> discord.Embed:

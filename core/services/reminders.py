@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, or_
+from sqlalchemy import delete
 from sqlmodel import Session, select
 
 from core.i18n import N_, Translator, negotiate
@@ -167,10 +167,11 @@ def plan(
     planned = {_key(event, delivery): delivery for delivery in deliveries}
     existing = select(OutboxMessage).where(OutboxMessage.event_id == event.id)
     if only is not None:
-        existing = existing.where(
-            OutboxMessage.platform == only.platform,
-            or_(OutboxMessage.room_id == only.room_id, OutboxMessage.account_id == only.account_id),
-        )
+        existing = existing.where(OutboxMessage.platform == only.platform)
+        if only.room_id is not None:
+            existing = existing.where(OutboxMessage.room_id == only.room_id)
+        else:
+            existing = existing.where(OutboxMessage.account_id == only.account_id)
     messages = list(session.exec(existing))
     withdrawn = [
         m.id
