@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NoReturn
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from core.i18n import Translator
@@ -15,6 +16,12 @@ from core.services.reference import Reference
 from core.services.taxonomy import Taxonomy
 from core.types import Button, Incoming, Item, Link, Reply
 from storage.models import ChatIdentity, Person
+
+_IDENTITIES = (
+    select(ChatIdentity)
+    .where(ChatIdentity.person_id.in_(bindparam("ids", expanding=True)))
+    .order_by(ChatIdentity.id)
+)
 
 
 class UserError(Exception):
@@ -124,10 +131,17 @@ class Context:
 
     def identity_of(self, person_id: int) -> ChatIdentity | None:
         """A chat identity of ``person_id``, preferring the speaker's platform."""
-        identities = self.session.exec(
-            select(ChatIdentity)
-            .where(ChatIdentity.person_id == person_id)
-            .order_by(ChatIdentity.id)
-        ).all()
-        same = [i for i in identities if i.platform == self.incoming.actor.platform]
-        return (same or list(identities) or [None])[0]
+        return self.identities_of([person_id]).get(person_id)
+
+    def identities_of(self, person_ids: list[int]) -> dict[int, ChatIdentity]:
+        """A chat identity of each of ``person_ids`` who has one, preferring the speaker's
+        platform, then the oldest; in one statement whatever their number."""
+        if not person_ids:
+            return {}
+        platform = self.incoming.actor.platform
+        found: dict[int, ChatIdentity] = {}
+        for identity in self.session.exec(_IDENTITIES, params={"ids": person_ids}):
+            kept = found.get(identity.person_id)
+            if kept is None or (kept.platform != platform and identity.platform == platform):
+                found[identity.person_id] = identity
+        return found

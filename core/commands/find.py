@@ -8,7 +8,7 @@ from typing import Any
 from sqlmodel import select
 
 from core.arguments import ANY_LANGUAGE
-from core.commands.profile import LEVEL_NAMES, profile_name
+from core.commands.profile import LEVEL_NAMES, name_to_find
 from core.context import Context
 from core.i18n import N_
 from core.registry import Command, Kind, Param
@@ -16,7 +16,7 @@ from core.services import matching, profiles
 from core.services.matching import Fit, Match, Query, Seeker
 from core.services.places import territory_name
 from core.types import Button, Item, Reply
-from storage.models import USABLE_LEVELS, Organization, Person, PersonCapacity, Relation, Territory
+from storage.models import USABLE_LEVELS, Person, PersonCapacity, Relation, Territory
 
 PEERS_PER_CAPACITY = 3
 COUNTED_ELSEWHERE = 100
@@ -65,18 +65,15 @@ def explain(ctx: Context, match: Match, *, near: bool = False) -> str:
         reasons.append(t("speaks {languages}", languages=t.list(spoken)))
     else:
         reasons.append(t("no language in common"))
-    person = ctx.session.get(Person, match.person_id)
+    territories = ctx.reference.territories
     where = t("in {place}") if near else t("also in {place}")
-    if match.same_country:
-        territory = ctx.session.get(Territory, person.territory_code)
-        reasons.append(where.format(place=territory_name(t, territory)))
-    elif match.same_region:
-        region = ctx.session.get(
-            Territory, ctx.session.get(Territory, person.territory_code).parent_code
-        )
-        reasons.append(where.format(place=territory_name(t, region)))
-    if match.same_affiliation:
-        organization = ctx.session.get(Organization, person.organization_id)
+    home = territories.get(match.territory_code or "")
+    if match.same_country and home is not None:
+        reasons.append(where.format(place=territory_name(t, home)))
+    elif match.same_region and home is not None and home.parent_code in territories:
+        reasons.append(where.format(place=territory_name(t, territories[home.parent_code])))
+    organization = ctx.reference.organizations.get(match.organization_id or 0)
+    if match.same_affiliation and organization is not None:
         reasons.append(t("also with {name}", name=ctx.t.isolate(organization.acronym)))
     if match.active:
         reasons.append(t("active recently"))
@@ -103,8 +100,10 @@ def _matches_reply(
     if not matches:
         return ctx.reply(title=title, paragraphs=[empty], buttons=buttons)
     choices = []
+    identities = ctx.identities_of([match.person_id for match in matches])
     for match in matches:
-        name = profile_name(ctx, ctx.session.get(Person, match.person_id))
+        identity = identities.get(match.person_id)
+        name = name_to_find(match.username, identity and identity.handle, match.display_name)
         choices.append(Button(match.display_name, f"profile {name}"))
         if about is not None:
             label = ctx.t("Ask {name}", name=match.display_name)
@@ -225,6 +224,7 @@ def _learners(ctx: Context, person: Person, seeker: Seeker, code: int) -> list[t
     """Discoverable people other than ``person``, sharing a language with ``seeker``, who
     want ``code`` or a part of it; those wanting the capacity itself first, then by id."""
     codes = [code, *ctx.taxonomy.descendants(code)]
+    bases = matching.bases_of(seeker.languages)
     rows = ctx.session.exec(
         select(Person, PersonCapacity.capacity_code)
         .join(PersonCapacity, PersonCapacity.person_id == Person.id)
@@ -233,10 +233,11 @@ def _learners(ctx: Context, person: Person, seeker: Seeker, code: int) -> list[t
             PersonCapacity.capacity_code.in_(codes),
             Person.discoverable,
             Person.id != person.id,
-            matching.speaks_any(seeker.languages, Person.id),
+            matching.speaks_any(len(bases), Person.id),
         )
         .order_by(PersonCapacity.capacity_code != code, Person.id)
-        .limit(PEERS_PER_CAPACITY * 2)
+        .limit(PEERS_PER_CAPACITY * 2),
+        params=matching.language_params(bases),
     ).all()
     seen: dict[int, tuple[Person, int]] = {}
     for person, wanted in rows:

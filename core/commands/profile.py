@@ -131,10 +131,15 @@ def visible_person(ctx: Context, name: str, line_for: Callable[[str], str]) -> P
 
 
 def profile_name(ctx: Context, person: Person) -> str:
-    """A name ``profile`` finds ``person`` by, quoted when it has spaces: their username,
-    else their handle, else their chat name."""
+    """A name ``profile`` finds ``person`` by (see :func:`name_to_find`)."""
     identity = ctx.identity_of(person.id)
-    name = person.username or (identity and identity.handle) or person.display_name
+    return name_to_find(person.username, identity and identity.handle, person.display_name)
+
+
+def name_to_find(username: str | None, handle: str | None, display_name: str) -> str:
+    """What ``profile`` finds a person by, quoted when it has spaces: their username, else
+    their handle, else their chat name."""
+    name = username or handle or display_name
     return f'"{name}"' if " " in name else name
 
 

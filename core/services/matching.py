@@ -9,18 +9,23 @@ discoverable people are ranked.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import IntEnum
-from functools import cached_property
-from itertools import product
+from functools import lru_cache
+from typing import Any, TypeVar
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
+    DateTime,
     Integer,
+    Row,
+    Select,
     String,
     and_,
+    bindparam,
     case,
     exists,
     func,
@@ -43,6 +48,7 @@ from storage.models import (
 
 ACTIVE_WITHIN = timedelta(days=90)
 LOAD_WITHIN = timedelta(days=30)
+T = TypeVar("T")
 
 
 class Fit(IntEnum):
@@ -103,6 +109,8 @@ class Match:
     person_id: int
     display_name: str
     username: str | None
+    territory_code: str | None
+    organization_id: int | None
     fit: Fit
     via: int
     """The capacity of theirs that earned the fit."""
@@ -120,15 +128,52 @@ def base_language(code: str) -> str:
     return code.split("-", 1)[0]
 
 
-def speaks_any(languages: tuple[str, ...], person_column):
-    """SQL: the person speaks one of ``languages`` (any regional variant) at a usable level."""
+def _spoken(count: int) -> ColumnElement[bool]:
+    """SQL on ``person_language`` rows, found through its language index: a usable level in
+    one of ``count`` base languages (the parameters of :func:`language_params`) or one of
+    their regional variants. Language codes are stored in lower case."""
     pl = PersonLanguage.__table__.c
-    bases = sorted({base_language(code) for code in languages})
-    return exists().where(
-        pl.person_id == person_column,
+    return and_(
         pl.level.in_(USABLE_LEVELS),
-        or_(*(or_(pl.lang == b, pl.lang.like(f"{b}-%")) for b in bases)),
+        or_(
+            *(
+                or_(
+                    pl.lang == bindparam(f"base_{n}"),
+                    and_(
+                        pl.lang >= bindparam(f"variants_from_{n}"),
+                        pl.lang < bindparam(f"variants_to_{n}"),
+                    ),
+                )
+                for n in range(count)
+            )
+        ),
     )
+
+
+def bases_of(languages: Sequence[str]) -> list[str]:
+    """The base languages of ``languages`` (``pt`` for ``pt-br``), in order."""
+    return sorted({base_language(code.lower()) for code in languages})
+
+
+def language_params(bases: Sequence[str]) -> dict[str, str]:
+    """The parameters of :func:`speaks_any` and :func:`_spoken` for ``bases``: each base
+    language, and the range of codes its regional variants (``pt-br``) fall in."""
+    params = {}
+    for n, base in enumerate(bases):
+        params |= {
+            f"base_{n}": base,
+            f"variants_from_{n}": f"{base}-",
+            f"variants_to_{n}": f"{base}.",
+        }
+    return params
+
+
+@lru_cache(maxsize=64)
+def speaks_any(count: int, person_column: ColumnElement[int]) -> ColumnElement[bool]:
+    """SQL: the person speaks one of ``count`` languages (any regional variant) at a usable
+    level; its parameters come from :func:`language_params`."""
+    pl = PersonLanguage.__table__.c
+    return exists().where(pl.person_id == person_column, _spoken(count))
 
 
 def _region_of(session: Session, territory_code: str | None) -> str | None:
@@ -156,10 +201,22 @@ class _Tier:
 
     fit: Fit
     relation: Relation
-    codes: tuple[int, ...]
-    """Holding one of these with ``relation`` gives the fit, or a better one."""
     shared: bool | None
     """Whether they share a language; None when the seeker has none to share."""
+
+    @property
+    def codes(self) -> str:
+        """The parameter naming the capacities whose holding (with ``relation``) gives the
+        fit, or a better one."""
+        return {Fit.OFFERS_CHILD: "children", Fit.OFFERS_RELATIVE: "relatives"}.get(
+            self.fit, "offered"
+        )
+
+
+Cell = tuple[int, int, int, int]
+"""(score, territory points, affiliation points, activity points) of a cell of a tier."""
+Group = tuple[str, ColumnElement[bool], bool]
+"""(name, condition, whether its index lists its people in id order) of a group of people."""
 
 
 def find(
@@ -172,6 +229,279 @@ def find(
     return _explain(
         session, taxonomy, seeker, query, ranking.best(), ranking.anchor, ranking.region, now
     )
+
+
+_MOST = bindparam("most", type_=Integer)
+"""How many rows a count reads at most: :data:`MANY`."""
+
+
+def _codes(name: str) -> BindParameter:
+    return bindparam(name, expanding=True, type_=Integer)
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What decides the form of a ranking's statements; everything else is a parameter."""
+
+    languages: int
+    """How many base languages are shared or asked for (none: nobody shares one)."""
+    any_language: bool
+    anchored: bool
+    """Whether there is a place to rank from (the one asked for, or the seeker's)."""
+    regional: bool
+    """Whether that place lies in a region."""
+    near: bool
+    """Whether only the people of a place's region are wanted."""
+    affiliated: bool
+    excluded: bool
+    """Whether a seeker is left out of their own results."""
+    limit: int
+
+
+class _Statements:
+    """The statements of every ranking of one :class:`_Shape`, each built once (on first use)
+    with bound parameters in place of the values, and used again for every later ranking of
+    that shape: building SQLAlchemy expressions costs far more than running them here."""
+
+    def __init__(self, shape: _Shape) -> None:
+        self.shape = shape
+        person = Person.__table__.c
+        self.region_codes = select(Territory.code).where(
+            Territory.parent_code == bindparam("region", type_=String)
+        )
+        anchor = bindparam("anchor", type_=String)
+        self.geo = case(
+            (person.territory_code == anchor, SAME_COUNTRY),
+            (person.territory_code.in_(self.region_codes), SAME_REGION),
+            else_=0,
+        )
+        self.organization = bindparam("organization", type_=Integer)
+        self.affiliation = case(
+            (person.organization_id == self.organization, SAME_AFFILIATION), else_=0
+        )
+        self.recently_active = person.last_active_at >= bindparam("active_since", type_=DateTime)
+        self.active = case((self.recently_active, ACTIVE), else_=0)
+        nr = NeedResponse.__table__.c
+        recent = nr.created_at >= bindparam("load_since", type_=DateTime)
+        self.helpers = person.id.in_(select(nr.person_id).where(recent))
+        self.helping = exists().where(nr.person_id == person.id, recent)
+        self.load = select(func.count()).where(nr.person_id == person.id, recent).scalar_subquery()
+        self.shared = speaks_any(shape.languages, person.id) if shape.languages else None
+        self.filters = [person.discoverable]
+        if shape.excluded:
+            self.filters.append(person.id != bindparam("seeker", type_=Integer))
+        if shape.near:
+            self.filters.append(
+                or_(
+                    person.territory_code.in_(self.region_codes),
+                    person.territory_code == bindparam("region", type_=String),
+                )
+            )
+        self.place_groups: dict[int, Group] = {
+            SAME_COUNTRY: ("country", person.territory_code == anchor, True),
+            SAME_REGION: ("region", person.territory_code.in_(self.region_codes), False),
+        }
+        self.region_itself: Group = (
+            "region itself",
+            person.territory_code == bindparam("region", type_=String),
+            True,
+        )
+        self.affiliate: Group = ("affiliate", person.organization_id == self.organization, True)
+        pc = PersonCapacity.__table__.c
+        available = pc.relation == Relation.AVAILABLE
+        fit_of_row = case(
+            (and_(pc.capacity_code == bindparam("capacity"), available), int(Fit.OFFERS)),
+            (and_(pc.capacity_code.in_(_codes("children")), available), int(Fit.OFFERS_CHILD)),
+            (and_(pc.capacity_code.in_(_codes("relatives")), available), int(Fit.OFFERS_RELATIVE)),
+            (pc.capacity_code == bindparam("capacity"), int(Fit.KNOWS)),
+            else_=0,
+        )
+        self.fit = (
+            select(func.max(fit_of_row))
+            .where(
+                pc.person_id == person.id,
+                or_(
+                    pc.capacity_code == bindparam("capacity"),
+                    and_(pc.capacity_code.in_(_codes("lesser")), available),
+                ),
+                pc.relation.in_([Relation.AVAILABLE, Relation.KNOWN]),
+            )
+            .scalar_subquery()
+        )
+        self.offers = exists().where(
+            pc.person_id == person.id,
+            pc.capacity_code == bindparam("capacity"),
+            pc.relation == Relation.AVAILABLE,
+        )
+        self._memo: dict[tuple, Any] = {}
+
+    def _once(self, key: tuple, build: Callable[[], T]) -> T:
+        """What ``build`` gives, built on the first call with ``key`` only."""
+        if key not in self._memo:
+            self._memo[key] = build()
+        return self._memo[key]
+
+    def lists(self, tier: _Tier) -> list[Group]:
+        """(name, rows to count, condition on ``person.id``) of the lists of people, found
+        through an index, that hold everyone in ``tier``: the holders of its capacities and,
+        when the tier shares a language, the speakers of the seeker's languages."""
+        return self._once(("lists", tier), lambda: self._lists(tier))
+
+    def _lists(self, tier: _Tier) -> list[Group]:
+        pc = PersonCapacity.__table__.c
+        person = Person.__table__.c
+        held = and_(pc.capacity_code.in_(_codes(tier.codes)), pc.relation == tier.relation)
+        lists = [(f"holders {tier.fit}", held, person.id.in_(select(pc.person_id).where(held)))]
+        if tier.shared and self.shape.languages:
+            spoken = _spoken(self.shape.languages)
+            pl = PersonLanguage.__table__.c
+            speakers = person.id.in_(select(pl.person_id).where(spoken))
+            lists.append(("speakers", spoken, speakers))
+        return lists
+
+    def counting(self, named: tuple[tuple[str, ColumnElement[bool]], ...]) -> Select:
+        """How many rows meet each of the ``named`` conditions, up to ``MANY``, in one row."""
+        return self._once(
+            ("counting", *(name for name, _ in named)),
+            lambda: select(
+                *(
+                    select(func.count())
+                    .select_from(select(literal(1)).where(condition).limit(_MOST).subquery())
+                    .scalar_subquery()
+                    for _, condition in named
+                )
+            ),
+        )
+
+    def members(self, tier: _Tier) -> tuple[ColumnElement[bool], ...]:
+        """The conditions for being in ``tier``. Offering the capacity itself takes one index
+        lookup; a lesser fit is the best of all that the person holds."""
+        return self._once(("members", tier), lambda: self._members(tier))
+
+    def _members(self, tier: _Tier) -> tuple[ColumnElement[bool], ...]:
+        conditions = [self.offers if tier.fit is Fit.OFFERS else self.fit == int(tier.fit)]
+        if tier.shared is not None:
+            assert self.shared is not None  # a tier shares a language only when there is one
+            conditions.append(self.shared if tier.shared else ~self.shared)
+        return tuple(conditions)
+
+    def groups(self, geo: int, affiliation: int) -> list[Group]:
+        """The groups of people that a cell lies in and an index finds, the smallest first:
+        the seeker's country or region (or, near a place, the people who gave its region as
+        their territory), affiliate, or both. A region's people come in territory order."""
+        return self._once(("groups", geo, affiliation), lambda: self._groups(geo, affiliation))
+
+    def _groups(self, geo: int, affiliation: int) -> list[Group]:
+        place = self.place_groups.get(geo)
+        if place is None and self.shape.near:
+            place = self.region_itself  # near a place, the only others gave its region
+        if place is None:
+            return [self.affiliate] if affiliation else []
+        if not affiliation:
+            return [place]
+        both = (f"{place[0]} and affiliate", and_(place[1], self.affiliate[1]), place[2])
+        return [both, place, self.affiliate]
+
+    def ranked(self, tier: _Tier, name: str, condition: ColumnElement[bool], floor: bool) -> Select:
+        """The best people of ``tier`` among those meeting ``condition`` (named ``name``),
+        scored in full: (id, score, load); with ``floor``, only those whose points reach the
+        parameter ``floor``. Each reason is computed once per person, in a materialized CTE,
+        then added up."""
+        return self._once(
+            ("ranked", tier, name, floor), lambda: self._ranked(tier, condition, floor)
+        )
+
+    def _ranked(self, tier: _Tier, condition: ColumnElement[bool], floor: bool) -> Select:
+        person = Person.__table__.c
+        points = self.geo + self.affiliation + self.active
+        reasons = (
+            select(person.id, points.label("points"), self.load.label("load"))
+            .where(
+                condition,
+                *self.filters,
+                *([points >= bindparam("floor", type_=Integer)] if floor else []),
+                *self.members(tier),
+            )
+            .cte("reasons")
+            .prefix_with("MATERIALIZED")
+        )
+        r = reasons.c
+        score = (
+            base_points(tier)
+            + r.points
+            - LOAD_PENALTY * case((r.load > LOAD_CAP, LOAD_CAP), else_=r.load)
+        ).label("score")
+        return select(r.id, score, r.load).order_by(score.desc(), r.id).limit(self.shape.limit)
+
+    def first(
+        self,
+        tier: _Tier,
+        geo: int,
+        affiliation: int,
+        active: int,
+        lead: Group | None,
+        *,
+        helping: bool,
+    ) -> Select:
+        """(id, load) of the people of ``tier`` in a cell with the lowest ids, at most
+        ``limit``; with ``helping`` false, only of those who help nobody yet.
+
+        Only ``lead`` is put so that an index can find it; the query reads its people in id
+        order (or all of ``person``, without a lead) and stops at the ``limit``-th match."""
+        key = ("first", tier, geo, affiliation, active, lead and lead[0], helping)
+        return self._once(key, lambda: self._first(tier, geo, affiliation, active, lead, helping))
+
+    def _first(
+        self,
+        tier: _Tier,
+        geo: int,
+        affiliation: int,
+        active: int,
+        lead: Group | None,
+        helping: bool,
+    ) -> Select:
+        person = Person.__table__.c
+        cell = [self.recently_active if active else ~self.recently_active]
+        if affiliation:
+            cell.append(self.affiliation == affiliation)
+        elif self.shape.affiliated:
+            cell.append(
+                or_(person.organization_id.is_(None), person.organization_id != self.organization)
+            )
+        if geo:
+            cell.append(self.geo == geo)
+        elif self.shape.anchored:
+            cell.append(
+                or_(
+                    person.territory_code.is_(None),
+                    and_(
+                        person.territory_code != bindparam("anchor", type_=String),
+                        person.territory_code.not_in(self.region_codes),
+                    ),
+                )
+            )
+        return (
+            select(person.id, self.load if helping else literal(0))
+            .where(
+                *([lead[1]] if lead is not None else []),
+                *self.filters,
+                *cell,
+                *self.members(tier),
+                *([] if helping else [~self.helping]),
+            )
+            .order_by(person.id)
+            .limit(self.shape.limit)
+        )
+
+
+def base_points(tier: _Tier) -> int:
+    """The points everyone in ``tier`` has: for the fit, and for a shared language."""
+    return tier.fit * FIT_WEIGHT + (SHARED_LANGUAGE if tier.shared else 0)
+
+
+@lru_cache(maxsize=256)
+def _statements(shape: _Shape) -> _Statements:
+    return _Statements(shape)
 
 
 class _Ranking:
@@ -195,89 +525,58 @@ class _Ranking:
         self.session = session
         self.seeker = seeker
         self.query = query
-        person = Person.__table__.c
         self.anchor = query.near or seeker.territory_code
         self.region = _region_of(session, self.anchor)
-        self.region_codes = select(Territory.code).where(
-            Territory.parent_code == literal(self.region, String)
-        )
-        # Written alike whatever the seeker lacks (a comparison with NULL is never true), so
-        # that all seekers' statements share their compiled forms.
-        self.geo = case(
-            (person.territory_code == literal(self.anchor, String), SAME_COUNTRY),
-            (person.territory_code.in_(self.region_codes), SAME_REGION),
-            else_=0,
-        )
-        organization = literal(seeker.organization_id, Integer)
-        self.affiliation = case((person.organization_id == organization, SAME_AFFILIATION), else_=0)
-        self.active_since = now - ACTIVE_WITHIN
-        self.active = case((person.last_active_at >= self.active_since, ACTIVE), else_=0)
-        nr = NeedResponse.__table__.c
-        recent = nr.created_at >= now - LOAD_WITHIN
-        self.helpers = person.id.in_(select(nr.person_id).where(recent))
-        self.helping = exists().where(nr.person_id == person.id, recent)
-        self.load = select(func.count()).where(nr.person_id == person.id, recent).scalar_subquery()
-
-        languages = (query.language,) if query.language else seeker.languages
-        self.shared = speaks_any(languages, person.id) if languages else None
-        self.bases = sorted({base_language(code) for code in languages})
-        self.filters = [person.discoverable]
-        if seeker.person_id is not None:
-            self.filters.append(person.id != seeker.person_id)
-        if query.near and self.region:
-            self.filters.append(
-                or_(
-                    person.territory_code.in_(self.region_codes),
-                    person.territory_code == self.region,
-                )
+        bases = bases_of((query.language,) if query.language else seeker.languages)
+        self.sql = _statements(
+            _Shape(
+                languages=len(bases),
+                any_language=query.any_language,
+                anchored=bool(self.anchor),
+                regional=bool(self.region),
+                near=bool(query.near and self.region),
+                affiliated=seeker.organization_id is not None,
+                excluded=seeker.person_id is not None,
+                limit=query.limit,
             )
-
+        )
         capacity = query.capacity
-        children = tuple(taxonomy.descendants(capacity))
-        relatives = tuple(taxonomy.relatives(capacity))
-        if self.shared is None:
+        children = taxonomy.descendants(capacity)
+        relatives = taxonomy.relatives(capacity)
+        self.params: dict[str, object] = {
+            **language_params(bases),
+            "capacity": capacity,
+            "offered": [capacity],
+            "children": children or [-1],
+            "relatives": relatives or [-1],
+            "lesser": [*children, *relatives] or [-1],
+            "anchor": self.anchor,
+            "region": self.region,
+            "organization": seeker.organization_id,
+            "seeker": seeker.person_id,
+            "active_since": now - ACTIVE_WITHIN,
+            "load_since": now - LOAD_WITHIN,
+            "most": MANY,
+        }
+        if self.sql.shared is None:
             sharing: list[bool | None] = [None] if query.any_language else []
         else:
             sharing = [True, False] if query.any_language else [True]
         self.tiers = [
-            _Tier(fit, relation, codes, shared)
+            _Tier(fit, relation, shared)
             for fit, relation, codes in (
-                (Fit.OFFERS, Relation.AVAILABLE, (capacity,)),
+                (Fit.OFFERS, Relation.AVAILABLE, [capacity]),
                 (Fit.OFFERS_CHILD, Relation.AVAILABLE, children),
                 (Fit.OFFERS_RELATIVE, Relation.AVAILABLE, relatives),
-                (Fit.KNOWS, Relation.KNOWN, (capacity,)),
+                (Fit.KNOWS, Relation.KNOWN, [capacity]),
             )
             if codes
             for shared in sharing
         ]
-        self.children, self.relatives = children, relatives
         self.counts: dict[str, int] = {}
 
-    @cached_property
-    def fit(self) -> ColumnElement[int]:
-        """The person's fit: the best that any capacity they hold gives."""
-        capacity, children, relatives = self.query.capacity, self.children, self.relatives
-        pc = PersonCapacity.__table__.c
-        available = pc.relation == Relation.AVAILABLE
-        fit_of_row = case(
-            (and_(pc.capacity_code == capacity, available), int(Fit.OFFERS)),
-            (and_(pc.capacity_code.in_(children or [-1]), available), int(Fit.OFFERS_CHILD)),
-            (and_(pc.capacity_code.in_(relatives or [-1]), available), int(Fit.OFFERS_RELATIVE)),
-            (pc.capacity_code == capacity, int(Fit.KNOWS)),
-            else_=0,
-        )
-        return (
-            select(func.max(fit_of_row))
-            .where(
-                pc.person_id == Person.__table__.c.id,
-                or_(
-                    pc.capacity_code == capacity,
-                    and_(pc.capacity_code.in_([*children, *relatives] or [-1]), available),
-                ),
-                pc.relation.in_([Relation.AVAILABLE, Relation.KNOWN]),
-            )
-            .scalar_subquery()
-        )
+    def rows(self, statement: Select, **more: object) -> list[Row]:
+        return list(self.session.connection().execute(statement, {**self.params, **more}))
 
     def best(self) -> list[_Ranked]:
         """The best ``query.limit`` candidates, best first."""
@@ -294,8 +593,14 @@ class _Ranking:
             score = last()
             return score is not None and score > bound
 
-        def rank(tier: _Tier, condition: ColumnElement[bool]) -> None:
-            found.update((r.id, r) for r in self.ranked(tier, condition, last()))
+        def rank(tier: _Tier, name: str, condition: ColumnElement[bool]) -> None:
+            at_least = last()
+            floor = {} if at_least is None else {"floor": at_least - base_points(tier)}
+            statement = self.sql.ranked(tier, name, condition, bool(floor))
+            found.update(
+                (i, _Ranked(i, tier.fit, score, load))
+                for i, score, load in self.rows(statement, **floor)
+            )
 
         for tier in self.tiers:
             cells = self.cells(tier)
@@ -303,7 +608,7 @@ class _Ranking:
                 continue
             few = self.few_in(tier)
             if few is not None:
-                rank(tier, few)
+                rank(tier, *few)
                 continue
             ranked_groups = set()
             # The most that someone already helping, in a cell read without them, can score.
@@ -311,249 +616,104 @@ class _Ranking:
             for score, geo, affiliation, active in cells:
                 if settled(score):
                     break
-                groups = self.groups(geo, affiliation)
+                groups = self.sql.groups(geo, affiliation)
                 if any(name in ranked_groups for name, _, _ in groups):
                     continue
                 if groups and self.count(groups[0][:2]) < SMALL:
-                    rank(tier, groups[0][1])
+                    rank(tier, *groups[0][:2])
                     ranked_groups.add(groups[0][0])
                     continue
                 cell = (tier, geo, affiliation, active, self.lead(tier, groups))
-                first = self.first(*cell, helping=True)
+                first = self.rows(self.sql.first(*cell, helping=True))
                 if len(first) == limit and any(load for _, load in first):
                     # Not all of the cell was read, and some who help someone were: they may
                     # hide others who do not, so those are read apart from them.
                     if helpers_bound is None:
                         helpers_bound = score - LOAD_PENALTY
-                    first = self.first(*cell, helping=False)
+                    first = self.rows(self.sql.first(*cell, helping=False))
                 found.update(
                     (i, _Ranked(i, tier.fit, score - LOAD_PENALTY * min(load, LOAD_CAP), load))
                     for i, load in first
                 )
             if helpers_bound is not None and not settled(helpers_bound):
-                rank(tier, self.helpers)
+                rank(tier, "helpers", self.sql.helpers)
         return sorted(found.values(), key=lambda r: (-r.score, r.id))[:limit]
 
     def count(self, *named: tuple[str, ColumnElement[bool]]) -> int:
         """How many rows meet the first condition, counted up to ``MANY`` only. Those of the
         others are counted in the same statement, for later; all are remembered by name."""
-        missing = [(name, condition) for name, condition in named if name not in self.counts]
+        missing = tuple((name, condition) for name, condition in named if name not in self.counts)
         if missing:
-            counts = [
-                select(func.count())
-                .select_from(select(literal(1)).where(condition).limit(MANY).subquery())
-                .scalar_subquery()
-                for _, condition in missing
-            ]
-            row = self.session.execute(select(*counts)).one()
+            (row,) = self.rows(self.sql.counting(missing))
             self.counts.update(zip((name for name, _ in missing), row, strict=True))
         return self.counts[named[0][0]]
 
-    @cached_property
-    def spoken(self) -> ColumnElement[bool] | None:
-        """A condition on ``person_language`` rows that its language index can find, met by
-        every row that ``self.shared`` accepts; None when the seeker has no language, or its
-        languages cannot be put so.
-
-        ``lang LIKE 'pt-%'`` ignores letter case on SQLite, so each spelling of ``pt-`` gets its
-        own range."""
-        bases = self.bases
-        if not bases or any(set(base) & {"%", "_"} for base in bases):
-            return None
-        prefixes = {
-            "".join(letters)
-            for base in bases
-            for letters in product(*({c.lower(), c.upper()} for c in base))
-        }
-        pl = PersonLanguage.__table__.c
-        return and_(
-            pl.level.in_(USABLE_LEVELS),
-            or_(
-                pl.lang.in_(bases),
-                *(and_(pl.lang >= f"{p}-", pl.lang < f"{p}.") for p in sorted(prefixes)),
-            ),
-        )
-
-    def lists(self, tier: _Tier) -> list[tuple[str, ColumnElement[bool], ColumnElement[bool]]]:
-        """(name, rows to count, condition on ``person.id``) of the lists of people, found
-        through an index, that hold everyone in ``tier``: the holders of its capacities and,
-        when the tier shares a language, the speakers of the seeker's languages."""
-        pc = PersonCapacity.__table__.c
-        person = Person.__table__.c
-        held = and_(pc.capacity_code.in_(tier.codes), pc.relation == tier.relation)
-        lists = [(f"holders {tier.fit}", held, person.id.in_(select(pc.person_id).where(held)))]
-        if tier.shared and self.spoken is not None:
-            pl = PersonLanguage.__table__.c
-            # Counted without regional variants: cheaper, and near enough to choose a plan.
-            spoken = and_(pl.lang.in_(self.bases), pl.level.in_(USABLE_LEVELS))
-            speakers = person.id.in_(select(pl.person_id).where(self.spoken))
-            lists.append(("speakers", spoken, speakers))
-        return lists
-
-    def few_in(self, tier: _Tier) -> ColumnElement[bool] | None:
-        """A condition on ``person.id`` that keeps everyone in ``tier`` and fewer than ``SMALL``
-        people; None when there is none."""
-        lists = self.lists(tier)
+    def few_in(self, tier: _Tier) -> tuple[str, ColumnElement[bool]] | None:
+        """A condition on ``person.id`` (and its name) that keeps everyone in ``tier`` and
+        fewer than ``SMALL`` people; None when there is none."""
+        lists = self.sql.lists(tier)
         if self.count(lists[0][:2]) >= SMALL:
             # A large tier: count at once all that its cells may be read through.
             groups = {
-                name: c for _, geo, a, _ in self.cells(tier) for name, c, _ in self.groups(geo, a)
+                name: c
+                for _, geo, a, _ in self.cells(tier)
+                for name, c, _ in self.sql.groups(geo, a)
             }
             self.count(*(named[:2] for named in lists), *groups.items())
-        return next((c for name, _, c in lists if self.counts.get(name, MANY) < SMALL), None)
+        return next(
+            ((name, c) for name, _, c in lists if self.counts.get(name, MANY) < SMALL), None
+        )
 
-    def members(self, tier: _Tier) -> list[ColumnElement[bool]]:
-        """The conditions for being in ``tier``. Offering the capacity itself takes one index
-        lookup; a lesser fit is the best of all that the person holds."""
-        if tier.fit is Fit.OFFERS:
-            pc = PersonCapacity.__table__.c
-            offers = exists().where(
-                pc.person_id == Person.__table__.c.id,
-                pc.capacity_code == self.query.capacity,
-                pc.relation == Relation.AVAILABLE,
-            )
-            conditions = [offers]
-        else:
-            conditions = [self.fit == int(tier.fit)]
-        if tier.shared is not None:
-            conditions.append(self.shared if tier.shared else ~self.shared)
-        return conditions
-
-    def cells(self, tier: _Tier) -> list[tuple[int, int, int, int]]:
-        """(score, territory points, affiliation points, activity points) of each cell of
-        ``tier``, best first; the score is that of the cell's people who help nobody yet."""
-        geos = [SAME_COUNTRY, SAME_REGION, 0] if self.region else [SAME_COUNTRY, 0]
-        affiliations = [SAME_AFFILIATION, 0] if self.seeker.organization_id is not None else [0]
+    def cells(self, tier: _Tier) -> list[Cell]:
+        """The cells of ``tier``, best first; a cell's score is that of its people who help
+        nobody yet."""
+        shape = self.sql.shape
+        geos = [SAME_COUNTRY, SAME_REGION, 0] if shape.regional else [SAME_COUNTRY, 0]
+        affiliations = [SAME_AFFILIATION, 0] if shape.affiliated else [0]
         cells = [
-            (self.base(tier) + geo + affiliation + active, geo, affiliation, active)
-            for geo in (geos if self.anchor else [0])
+            (base_points(tier) + geo + affiliation + active, geo, affiliation, active)
+            for geo in (geos if shape.anchored else [0])
             for affiliation in affiliations
             for active in (ACTIVE, 0)
         ]
         return sorted(cells, key=lambda cell: -cell[0])
 
-    def base(self, tier: _Tier) -> int:
-        """The points everyone in ``tier`` has: for the fit, and for a shared language."""
-        return tier.fit * FIT_WEIGHT + (SHARED_LANGUAGE if tier.shared else 0)
-
-    def groups(self, geo: int, affiliation: int) -> list[tuple[str, ColumnElement[bool], bool]]:
-        """(name, condition, whether its index lists them in id order) of the groups of people
-        that a cell lies in and an index finds, the smallest first: the seeker's country or
-        region (or, near a place, the people who gave its region as their territory),
-        affiliate, or both. A region's people come in territory order."""
-        person = Person.__table__.c
-        place = {
-            SAME_COUNTRY: ("country", person.territory_code == self.anchor, True),
-            SAME_REGION: ("region", person.territory_code.in_(self.region_codes), False),
-        }.get(geo)
-        if place is None and self.query.near and self.region:
-            # Near a place, the only others are those who gave the region itself.
-            place = ("region itself", person.territory_code == self.region, True)
-        affiliate = ("affiliate", person.organization_id == self.seeker.organization_id, True)
-        if place is None:
-            return [affiliate] if affiliation else []
-        if not affiliation:
-            return [place]
-        both = (f"{place[0]} and affiliate", and_(place[1], affiliate[1]), place[2])
-        return [both, place, affiliate]
-
-    def lead(
-        self, tier: _Tier, groups: list[tuple[str, ColumnElement[bool], bool]]
-    ) -> ColumnElement[bool] | None:
-        """The condition whose index a cell's query reads people through, in id order: the
+    def lead(self, tier: _Tier, groups: list[Group]) -> Group | None:
+        """The group whose index a cell's query reads people through, in id order: the
         smallest of the cell's smallest group so listed and the lists of ``tier``'s people not
         too long. None to read everyone."""
-        leads = [(name, c) for name, c, ordered in groups if ordered][:1]
-        leads += [(name, c) for name, _, c in self.lists(tier) if self.counts[name] < MANY]
+        leads = [group for group in groups if group[2]][:1]
+        leads += [
+            (name, condition, True)
+            for name, _, condition in self.sql.lists(tier)
+            if self.counts[name] < MANY
+        ]
         if not leads:
             return None
-        return min(leads, key=lambda lead: self.counts[lead[0]])[1]
+        return min(leads, key=lambda lead: self.counts[lead[0]])
 
-    def ranked(
-        self, tier: _Tier, condition: ColumnElement[bool], at_least: int | None
-    ) -> list[_Ranked]:
-        """The best people of ``tier`` among those meeting ``condition``, scored in full; only
-        those who can score ``at_least`` (when given) are looked at.
 
-        Each reason is computed once per person, in a materialized CTE, then added up."""
-        person = Person.__table__.c
-        points = self.geo + self.affiliation + self.active
-        reasons = (
-            select(person.id, points.label("points"), self.load.label("load"))
-            .where(
-                condition,
-                *self.filters,
-                *([points >= at_least - self.base(tier)] if at_least is not None else []),
-                *self.members(tier),
-            )
-            .cte("reasons")
-            .prefix_with("MATERIALIZED")
-        )
-        r = reasons.c
-        score = (
-            self.base(tier)
-            + r.points
-            - LOAD_PENALTY * case((r.load > LOAD_CAP, LOAD_CAP), else_=r.load)
-        ).label("score")
-        statement = select(r.id, score, r.load).order_by(score.desc(), r.id).limit(self.query.limit)
-        return [
-            _Ranked(person_id, tier.fit, score, load)
-            for person_id, score, load in self.session.execute(statement)
-        ]
-
-    def first(
-        self,
-        tier: _Tier,
-        geo: int,
-        affiliation: int,
-        active: int,
-        lead: ColumnElement[bool] | None,
-        *,
-        helping: bool,
-    ) -> list[tuple[int, int]]:
-        """(id, load) of the people of ``tier`` in a cell with the lowest ids, at most
-        ``limit``; with ``helping`` false, only of those who help nobody yet.
-
-        Only ``lead`` is put so that an index can find it; the query reads its people in id
-        order (or all of ``person``, without a lead) and stops at the ``limit``-th match."""
-        person = Person.__table__.c
-        cell = [
-            person.last_active_at >= self.active_since
-            if active
-            else person.last_active_at < self.active_since
-        ]
-        organization = self.seeker.organization_id
-        if affiliation:
-            cell.append(self.affiliation == affiliation)
-        elif organization is not None:
-            cell.append(
-                or_(person.organization_id.is_(None), person.organization_id != organization)
-            )
-        if geo:
-            cell.append(self.geo == geo)
-        elif self.anchor:
-            cell.append(
-                or_(
-                    person.territory_code.is_(None),
-                    and_(
-                        person.territory_code != self.anchor,
-                        person.territory_code.not_in(self.region_codes),
-                    ),
-                )
-            )
-        statement = (
-            select(person.id, self.load if helping else literal(0))
-            .where(
-                *([lead] if lead is not None else []),
-                *self.filters,
-                *cell,
-                *self.members(tier),
-                *([] if helping else [~self.helping]),
-            )
-            .order_by(person.id)
-            .limit(self.query.limit)
-        )
-        return [(person_id, load) for person_id, load in self.session.execute(statement)]
+_PEOPLE = (
+    select(
+        Person.id,
+        Person.display_name,
+        Person.username,
+        Person.territory_code,
+        Person.organization_id,
+        Person.last_active_at,
+        Territory.parent_code,
+    )
+    .outerjoin(Territory, Territory.code == Person.territory_code)
+    .where(Person.id.in_(_codes("ids")))
+)
+_HELD = select(
+    PersonCapacity.person_id, PersonCapacity.capacity_code, PersonCapacity.relation
+).where(PersonCapacity.person_id.in_(_codes("ids")))
+_SPOKEN = (
+    select(PersonLanguage.person_id, PersonLanguage.lang, PersonLanguage.level)
+    .where(PersonLanguage.person_id.in_(_codes("ids")))
+    .order_by(PersonLanguage.lang)
+)
 
 
 def _explain(
@@ -566,34 +726,21 @@ def _explain(
     region: str | None,
     now: datetime,
 ) -> list[Match]:
-    """Gather, for the few ranked people, the facts their explanation names."""
+    """Gather, for the few ranked people, the facts their explanation names, in three
+    statements whatever their number."""
     ids = [row.id for row in ranked]
     if not ids:
         return []
-    people: dict[int, Person] = {}
-    regions: dict[int, str | None] = {}
-    for person, home_region in session.execute(
-        select(Person, Territory.parent_code)
-        .outerjoin(Territory, Territory.code == Person.territory_code)
-        .where(Person.id.in_(ids))
-    ):
-        people[person.id] = person
-        regions[person.id] = home_region
+    connection = session.connection()
+    people = {row.id: row for row in connection.execute(_PEOPLE, {"ids": ids})}
     # Only a lesser fit names another capacity, which is found among those the person holds.
     lesser = [row.id for row in ranked if row.fit in (Fit.OFFERS_CHILD, Fit.OFFERS_RELATIVE)]
     capacities: dict[int, list[tuple[int, str]]] = {}
     if lesser:
-        held = select(
-            PersonCapacity.person_id, PersonCapacity.capacity_code, PersonCapacity.relation
-        ).where(PersonCapacity.person_id.in_(lesser))
-        for row in session.execute(held):
+        for row in connection.execute(_HELD, {"ids": lesser}):
             capacities.setdefault(row.person_id, []).append((row.capacity_code, row.relation))
     spoken: dict[int, list[tuple[str, str]]] = {}
-    for row in session.execute(
-        select(PersonLanguage.person_id, PersonLanguage.lang, PersonLanguage.level)
-        .where(PersonLanguage.person_id.in_(ids))
-        .order_by(PersonLanguage.lang)
-    ):
+    for row in connection.execute(_SPOKEN, {"ids": ids}):
         spoken.setdefault(row.person_id, []).append((row.lang, row.level))
     wanted_bases = {
         base_language(code) for code in ((query.language,) if query.language else seeker.languages)
@@ -612,11 +759,13 @@ def _explain(
                 person_id=person.id,
                 display_name=person.display_name,
                 username=person.username,
+                territory_code=person.territory_code,
+                organization_id=person.organization_id,
                 fit=fit,
                 via=_via(taxonomy, query.capacity, fit, capacities.get(person.id, [])),
                 languages=shared,
                 same_country=anchor is not None and person.territory_code == anchor,
-                same_region=region is not None and regions[person.id] == region,
+                same_region=region is not None and person.parent_code == region,
                 same_affiliation=seeker.organization_id is not None
                 and person.organization_id == seeker.organization_id,
                 active=person.last_active_at >= now - ACTIVE_WITHIN,

@@ -152,7 +152,8 @@ def drop(session: Session, person_id: int, codes: list[int]) -> list[int]:
 
 
 def set_languages(session: Session, person_id: int, languages: list[tuple[str, str]]) -> None:
-    """Replace the person's languages with ``languages`` ((code, level) pairs)."""
+    """Replace the person's languages with ``languages`` ((code, level) pairs); codes are
+    kept in lower case, as matching reads them."""
     session.execute(delete(PersonLanguage).where(PersonLanguage.person_id == person_id))
     for code, level in languages:
-        session.add(PersonLanguage(person_id=person_id, lang=code, level=level))
+        session.add(PersonLanguage(person_id=person_id, lang=code.lower(), level=level))
