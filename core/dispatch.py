@@ -22,7 +22,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import NoReturn, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, and_, bindparam, literal
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, select
 
@@ -234,8 +234,7 @@ class Core:
         if found is None or param is None or not self.taxonomy:
             return []
         with Session(self.engine) as session:
-            found_person = None if actor.is_anonymous else _person_of(session, actor)
-            person = found_person[0] if found_person else None
+            person = None if actor.is_anonymous else _person_of(session, actor)
             room = chats.room(session, conversation.platform, conversation.room_id)
             t = Translator(_reader_locale(person, actor, room))
             incoming = Incoming(actor, conversation, found.name)
@@ -286,17 +285,15 @@ class Core:
 
     def _handle(self, session: Session, incoming: Incoming) -> list[Reply]:
         actor = incoming.actor
-        person = None if actor.is_anonymous else _refreshed_person(session, actor)
         conversation = incoming.conversation
-        room = chats.room(session, conversation.platform, conversation.room_id)
+        now = self.clock()
+        person, room, waiting = _seen(session, actor, conversation, now)
         if room is not None and conversation.title and room.title != conversation.title:
             room.title = conversation.title[:255]
         locale = _reader_locale(person, actor, room)
         t = Translator(locale)
-        now = self.clock()
-        if person is not None:
-            person.last_active_at = now
-        if not actor.is_anonymous and outbox.wake(session, actor.platform, actor.account_id, now):
+        if waiting:
+            outbox.wake(session, actor.platform, actor.account_id, now)
             self._queued = True
 
         confirmed = False
@@ -459,38 +456,71 @@ def _anonymous_may_run(command: Command) -> bool:
     return command.read_only or command.who is Who.ROOM_ADMIN
 
 
-def _person_of(session: Session, actor: Actor) -> tuple[Person, ChatIdentity] | None:
-    """The person behind ``actor``'s account, with that account's identity."""
-    found = session.exec(
-        select(Person, ChatIdentity)
-        .join(ChatIdentity)
-        .where(
-            ChatIdentity.platform == actor.platform,
-            ChatIdentity.account_id == actor.account_id,
-        )
-    ).first()
-    return (found[0], found[1]) if found else None
+_ONE_ROW = select(literal(1).label("one")).subquery()
+_SEEN = (
+    select(ChatIdentity, Person, Room, outbox.WAITING.label("waiting"))
+    .select_from(_ONE_ROW)
+    .outerjoin(
+        ChatIdentity,
+        and_(
+            ChatIdentity.platform == bindparam("actor_platform"),
+            ChatIdentity.account_id == bindparam("actor_account"),
+        ),
+    )
+    .outerjoin(Person, Person.id == ChatIdentity.person_id)
+    .outerjoin(
+        Room, and_(Room.platform == bindparam("room_platform"), Room.room_id == bindparam("room"))
+    )
+)
+"""The actor's identity and person, the room's settings and whether the outbox holds
+messages for the actor: everything a command needs first, in one statement."""
+SEEN_WITHIN = timedelta(hours=1)
+"""How stale a person's last activity may be before a command writes it anew (it counts in
+days)."""
 
 
-def _reader_locale(person: Person | None, actor: Actor, room: Room | None) -> str:
-    """The language to answer in: the person's choice, the platform's hint, the room's."""
-    return negotiate([person and person.locale, actor.locale_hint, room and room.locale])
-
-
-def _refreshed_person(session: Session, actor: Actor) -> Person | None:
-    """The person behind ``actor``'s account, their handle and chat name brought up to date
-    with what the platform says now."""
-    found = _person_of(session, actor)
-    if found is None:
-        return None
-    person, identity = found
+def _seen(
+    session: Session, actor: Actor, conversation: Conversation, now: datetime
+) -> tuple[Person | None, Room | None, bool]:
+    """The person behind ``actor``'s account (their handle, chat name and activity brought up
+    to date with what the platform says now), the room's settings, and whether messages wait
+    for the actor; an anonymous actor is nobody, and nothing waits for it."""
+    params = {
+        "actor_platform": actor.platform,
+        "actor_account": actor.account_id,
+        "room_platform": conversation.platform,
+        "room": conversation.room_id,
+        "now": now,
+    }
+    identity, person, room, waiting = session.execute(_SEEN, params).one()
+    if actor.is_anonymous or identity is None or person is None:
+        return None, room, False
     handle = actor.handle[:255] if actor.handle else None
     if identity.handle != handle:
         identity.handle = handle
     name = actor.display_name[:255]
     if name and person.source == "chat" and person.display_name != name:
         person.display_name = name
-    return person
+    if person.last_active_at < now - SEEN_WITHIN:
+        person.last_active_at = now
+    return person, room, bool(waiting)
+
+
+def _person_of(session: Session, actor: Actor) -> Person | None:
+    """The person behind ``actor``'s account, for a look-up that changes nothing."""
+    return session.exec(
+        select(Person)
+        .join(ChatIdentity)
+        .where(
+            ChatIdentity.platform == actor.platform,
+            ChatIdentity.account_id == actor.account_id,
+        )
+    ).first()
+
+
+def _reader_locale(person: Person | None, actor: Actor, room: Room | None) -> str:
+    """The language to answer in: the person's choice, the platform's hint, the room's."""
+    return negotiate([person and person.locale, actor.locale_hint, room and room.locale])
 
 
 def _cleaned(incoming: Incoming) -> Incoming:

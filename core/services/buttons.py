@@ -13,7 +13,7 @@ import secrets
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 from sqlmodel import Session, select
 
 from core.parsing import split_command_line
@@ -27,6 +27,7 @@ callback data)."""
 KEPT_FOR = timedelta(days=30)
 CONFIRM_FOR = timedelta(minutes=10)
 
+_KEEP = insert(StoredButton)
 Owner = tuple[str, str]
 """(platform, account id) of the person a button was shown to."""
 
@@ -41,6 +42,7 @@ def bind(
     if not reply.buttons:
         return reply
     bound = []
+    kept = []
     for button in reply.buttons:
         command = registry.get(split_command_line(button.command)[0])
         anyone = button.for_anyone or (command is not None and command.read_only)
@@ -52,17 +54,19 @@ def bind(
             raise ValueError(f"a button for {button.command.split()[0]!r} needs an owner")
         kept_by = None if anyone and not button.confirms else owner
         token = secrets.token_urlsafe(12)
-        session.add(
-            StoredButton(
-                token=token,
-                owner_platform=kept_by[0] if kept_by else None,
-                owner_account=kept_by[1] if kept_by else None,
-                command=button.command,
-                confirms=button.confirms,
-                expires_at=now + (CONFIRM_FOR if button.confirms else KEPT_FOR),
-            )
+        kept.append(
+            {
+                "token": token,
+                "owner_platform": kept_by[0] if kept_by else None,
+                "owner_account": kept_by[1] if kept_by else None,
+                "command": button.command,
+                "confirms": button.confirms,
+                "expires_at": now + (CONFIRM_FOR if button.confirms else KEPT_FOR),
+            }
         )
         bound.append(Button(button.label, token=token, confirms=button.confirms))
+    if kept:
+        session.connection().execute(_KEEP, kept)
     return replace(reply, buttons=tuple(bound))
 
 

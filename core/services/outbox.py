@@ -14,7 +14,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import ColumnElement, and_, bindparam, exists, or_, update
 from sqlmodel import Session, select
 
 from core.types import (
@@ -144,19 +144,28 @@ def record(session: Session, message_id: int, outcome: Outcome, now: datetime) -
             message.state = OutboxState.UNREACHABLE
 
 
-def wake(session: Session, platform: str, account_id: str, now: datetime) -> bool:
-    """The account was just seen: what waits for it is due now; whether anything was. Reads
-    first, so that a command with nothing waiting writes nothing here."""
-    waiting = (
-        OutboxMessage.platform == platform,
-        OutboxMessage.account_id == account_id,
+def _waiting_for_account() -> tuple[ColumnElement[bool], ...]:
+    """Pending messages for the account ``:actor_platform`` / ``:actor_account`` held until
+    later than ``:now``."""
+    return (
+        OutboxMessage.platform == bindparam("actor_platform"),
+        OutboxMessage.account_id == bindparam("actor_account"),
         OutboxMessage.state == OutboxState.PENDING,
-        OutboxMessage.not_before > now,
+        OutboxMessage.not_before > bindparam("now"),
     )
-    if session.exec(select(OutboxMessage.id).where(*waiting).limit(1)).first() is None:
-        return False
-    session.execute(update(OutboxMessage).where(*waiting).values(not_before=now))
-    return True
+
+
+WAITING = exists().where(*_waiting_for_account())
+"""SQL: something waits for the account (see :func:`wake`); its parameters are
+``actor_platform``, ``actor_account`` and ``now``."""
+_WAKE = update(OutboxMessage).where(*_waiting_for_account()).values(not_before=bindparam("now"))
+
+
+def wake(session: Session, platform: str, account_id: str, now: datetime) -> None:
+    """The account was just seen: what waits for it (:data:`WAITING`) is due now."""
+    session.connection().execute(
+        _WAKE, {"actor_platform": platform, "actor_account": account_id, "now": now}
+    )
 
 
 def of_accounts(session: Session, accounts: list[tuple[str, str]]) -> list[OutboxMessage]:
