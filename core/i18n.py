@@ -11,7 +11,7 @@ import io
 import unicodedata
 from collections.abc import Iterable
 from datetime import datetime, timedelta, tzinfo
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
@@ -55,8 +55,10 @@ def shipped_locales() -> tuple[str, ...]:
     return (DEFAULT_LOCALE, *[code for code in found if code != DEFAULT_LOCALE])
 
 
+@lru_cache(maxsize=1024)
 def to_cldr(code: str) -> Locale | None:
-    """The CLDR locale for a MediaWiki, BCP 47 or POSIX language code, or None if unknown."""
+    """The CLDR locale for a MediaWiki, BCP 47 or POSIX language code, or None if unknown
+    (remembered: every command asks for a few)."""
     code = code.strip().replace("_", "-").lower()
     if not code or len(code) > 35:
         return None
@@ -67,6 +69,7 @@ def to_cldr(code: str) -> Locale | None:
         return None
 
 
+@lru_cache(maxsize=1024)
 def best_shipped(code: str | None) -> str | None:
     """The shipped locale that serves ``code`` (``pt-pt`` -> ``pt_BR``), or None."""
     if not code:
@@ -111,12 +114,24 @@ def _has_right_to_left(text: str) -> bool:
     return any(unicodedata.bidirectional(c) in ("R", "AL") for c in text)
 
 
+@lru_cache(maxsize=64)
+def _cldr(locale: str) -> Locale:
+    """A shipped locale's CLDR data."""
+    return Locale.parse(locale)
+
+
+@lru_cache(maxsize=4096)
+def _language_name(code: str, locale: str) -> str:
+    language = to_cldr(code)
+    return (language and language.get_display_name(_cldr(locale))) or code
+
+
 class Translator:
     """Messages and formatting in one locale. Cheap to create; catalogs are cached."""
 
     def __init__(self, locale: str) -> None:
         self.locale = locale
-        self.cldr = Locale.parse(locale)
+        self.cldr = _cldr(locale)
         self._catalog = _translations(locale)
 
     @property
@@ -168,11 +183,7 @@ class Translator:
 
     def language_name(self, code: str) -> str:
         """The name of a language (MediaWiki code) in this locale, or the code when unknown."""
-        locale = to_cldr(code)
-        if locale is None:
-            return code
-        name = locale.get_display_name(self.cldr)
-        return name or code
+        return _language_name(code, self.locale)
 
     def territory_name(self, iso2: str, fallback: str) -> str:
         return self.cldr.territories.get(iso2.upper(), fallback)
