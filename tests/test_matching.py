@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import event
 
 from tests.chat import Chat, line_of
 
@@ -181,3 +182,32 @@ def test_peers_pairs_wants_with_offers_across_the_tree(core):
     assert "Could teach you finance" in text and "Teacher" in text
     assert "Want to learn finance, which you offer" in text
     assert "Learner" in text and "wants budgeting" in text
+
+
+def test_the_statements_of_a_find_do_not_grow_with_its_results(core):
+    """Everything a result list shows is loaded for all results at once. Everyone found only
+    knows the capacity, so that both searches go through every tier alike."""
+    seeker = person(core, "Seeker", "languages en n", "territory Brazil")
+    statements: list[str] = []
+
+    def record(_connection, _cursor, statement, *_rest) -> None:
+        statements.append(statement)
+
+    def counted(line: str) -> tuple[int, int]:
+        statements.clear()
+        event.listen(core.engine, "before_cursor_execute", record)
+        try:
+            found = ranked_names(seeker, line)
+        finally:
+            event.remove(core.engine, "before_cursor_execute", record)
+        return len(found), len(statements)
+
+    for n in range(3):
+        person(core, f"Early {n}", f"know {FINANCE}", "languages en n", "territory Brazil")
+    few, few_statements = counted(f"find {FINANCE}")
+    for n in range(9):
+        person(core, f"Late {n}", f"know {FINANCE}", "languages en n", "affiliation WMB")
+    many, many_statements = counted(f"find {FINANCE}")
+
+    assert (few, many) == (3, 10)
+    assert many_statements == few_statements
