@@ -484,7 +484,8 @@ def _seen(
 ) -> tuple[Person | None, Room | None, bool]:
     """The person behind ``actor``'s account (their handle, chat name and activity brought up
     to date with what the platform says now), the room's settings, and whether messages wait
-    for the actor; an anonymous actor is nobody, and nothing waits for it."""
+    for the actor (a person or not yet); an anonymous actor is nobody, and nothing waits
+    for it."""
     params = {
         "actor_platform": actor.platform,
         "actor_account": actor.account_id,
@@ -493,8 +494,10 @@ def _seen(
         "now": now,
     }
     identity, person, room, waiting = session.execute(_SEEN, params).one()
-    if actor.is_anonymous or identity is None or person is None:
+    if actor.is_anonymous:
         return None, room, False
+    if identity is None or person is None:
+        return None, room, bool(waiting)
     handle = actor.handle[:255] if actor.handle else None
     if identity.handle != handle:
         identity.handle = handle
