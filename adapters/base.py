@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import Protocol
+import time
+from collections import OrderedDict
+from typing import Generic, Protocol, TypeVar
 
 from core.types import Outcome, Reply, Target
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class Adapter(Protocol):
@@ -26,6 +31,33 @@ class Adapter(Protocol):
         bot says on its own: the outcome, never an exception for the platform's refusals.
         ``key`` is unique to the message: where the platform takes an idempotency key, it is
         that key, so that a retry after a crash never posts twice."""
+
+
+class Kept(Generic[K, V]):
+    """At most ``size`` values, each kept ``seconds``; the oldest go first."""
+
+    def __init__(self, size: int, seconds: float) -> None:
+        self.size = size
+        self.seconds = seconds
+        self._values: OrderedDict[K, tuple[float, V]] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        found = self._values.get(key)
+        if found is None or found[0] < time.monotonic():
+            self._values.pop(key, None)
+            return None
+        return found[1]
+
+    def put(self, key: K, value: V) -> None:
+        self._values[key] = (time.monotonic() + self.seconds, value)
+        self._values.move_to_end(key)
+        while len(self._values) > self.size:
+            self._values.popitem(last=False)
+
+    def pop(self, key: K) -> V | None:
+        value = self.get(key)
+        self._values.pop(key, None)
+        return value
 
 
 class AdapterStopped(Exception):

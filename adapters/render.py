@@ -5,6 +5,7 @@ choices in plain text, for platforms without buttons."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from html import escape
 
 from core.types import Button, Link, Reply
@@ -13,6 +14,29 @@ BULLET = "•"
 RUN, BOUND = "c:", "b:"
 """How a platform's button data begins: a look-up line to run as if typed, or the token of a
 button the core keeps (see :class:`core.types.Button`)."""
+
+
+PAGE_ITEMS = 10
+"""List items on one page of a long list, on platforms that turn pages in place."""
+
+
+def pages(reply: Reply) -> list[Reply]:
+    """``reply`` as pages of at most :data:`PAGE_ITEMS` list items (itself alone when its
+    list is no longer): the title on every page, the paragraphs on the first, the links on
+    the last."""
+    if len(reply.items) <= PAGE_ITEMS:
+        return [reply]
+    chunks = [reply.items[n : n + PAGE_ITEMS] for n in range(0, len(reply.items), PAGE_ITEMS)]
+    last = len(chunks) - 1
+    return [
+        replace(
+            reply,
+            paragraphs=reply.paragraphs if n == 0 else (),
+            items=chunk,
+            links=reply.links if n == last else (),
+        )
+        for n, chunk in enumerate(chunks)
+    ]
 
 
 def button_data(button: Button, limit: int) -> str | None:

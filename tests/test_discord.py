@@ -190,6 +190,24 @@ async def test_a_button_still_works_after_a_restart(core, server):
     assert pressed.response_type == 4 and text_of(pressed).strip()
 
 
+async def test_a_long_list_is_paged_in_place_and_its_pages_expire_with_a_restart(core, server):
+    async with running(core, server):
+        listed = await answered(server, server.slash("help", {}))
+        first_page = text_of(listed)
+        turns = custom_ids(listed.original)
+        [counter] = [label for label in turns if label.startswith("1/")]
+        pages = int(counter.removeprefix("1/"))
+        turned = await answered(server, server.press(listed.original, turns["›"], user=RUI))
+        shown = server.messages[int(listed.original["id"])]
+        assert turned.response_type == 7  # the message itself changed
+        assert f"2/{pages}" in custom_ids(shown) and shown["embeds"][0]["description"]
+        assert shown["embeds"][0]["description"] not in first_page
+    assert pages >= 2 and "‹" in custom_ids(shown)
+    async with running(core, server):
+        stale = await answered(server, server.press(shown, custom_ids(shown)["‹"], user=RUI))
+    assert stale.ephemeral and "Este botão expirou" in text_of(stale)  # in his language
+
+
 async def test_a_slow_answer_is_deferred_then_followed_up(core, server, monkeypatch):
     monkeypatch.setattr(discord_adapter, "DEFER_AFTER", 0.0)
     async with running(core, server):

@@ -26,6 +26,7 @@ import inspect
 import json
 import logging
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -34,11 +35,12 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from adapters.base import AdapterStopped
+from adapters import render
+from adapters.base import AdapterStopped, Kept
 from adapters.discord import messages
 from adapters.render import BOUND, RUN
 from core.dispatch import Core
-from core.i18n import Translator, best_shipped
+from core.i18n import N_, Translator, best_shipped
 from core.logs import describe
 from core.parsing import split_command_line
 from core.registry import Command, Kind, Param, Where, Who
@@ -74,6 +76,8 @@ COMPLETED = {
 }
 """Kinds whose options are completed as they are typed."""
 LARGEST = 2**31 - 1
+PAGES_KEPT_FOR = 24 * 3600.0
+"""Seconds the pages of a long list can be turned."""
 NAME = re.compile(r"[-_\w]{1,32}")
 """What Discord takes as a command's or an option's name (lower case)."""
 
@@ -137,6 +141,7 @@ class DiscordAdapter:
         self.client: discord.Client | None = None
         self.tree: app_commands.CommandTree | None = None
         self._ready = False
+        self._pages: Kept[str, list[Reply]] = Kept(1024, PAGES_KEPT_FOR)
 
     @property
     def ready(self) -> bool:
@@ -274,6 +279,9 @@ class DiscordAdapter:
         if interaction.type is not discord.InteractionType.component:
             return
         data = str((interaction.data or {}).get("custom_id", ""))
+        if data.startswith(messages.PAGE):
+            await self._turn_page(interaction, data.removeprefix(messages.PAGE))
+            return
         if data.startswith(BOUND):
             incoming = self._incoming(interaction, "", pressed=data.removeprefix(BOUND))
         elif data.startswith(RUN):
@@ -283,21 +291,41 @@ class DiscordAdapter:
             return
         await self._answer(interaction, incoming, private=False)
 
+    async def _turn_page(self, interaction: discord.Interaction, data: str) -> None:
+        """Show another page of the long list whose message holds the pressed button, in
+        place; anyone who sees the message may turn its pages. The pages are kept in memory:
+        after a restart, the button says it expired."""
+        key, _, number = data.rpartition(":")
+        paged = self._pages.get(key)
+        if paged is None or not number.isdigit() or int(number) >= len(paged):
+            await self._brief(
+                interaction, N_("This button has expired. Please send the command again.")
+            )
+            return
+        page = messages.Page(key, int(number), len(paged))
+        shown = messages.content(paged[page.number], page)
+        try:
+            await interaction.response.edit_message(embed=shown["embed"], view=shown["view"])
+        except discord.HTTPException as error:
+            log.info("could not turn a page of a Discord message: %s", describe(error))
+
     async def on_tree_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
         """A command Discord still shows but this tree no longer has (or has changed): a
         short answer to the person, one line in the log, no traceback."""
         log.info("a Discord command could not run: %s", type(error).__name__)
+        await self._brief(
+            interaction, N_("That command has changed. Please try again in a moment.")
+        )
+
+    async def _brief(self, interaction: discord.Interaction, message: str) -> None:
+        """``message``, translated for the presser, shown to them alone, when the
+        interaction is not answered yet."""
         if interaction.response.is_done():
             return
         t = Translator(best_shipped(interaction.locale.value) or "en")
-        reply = Reply(
-            paragraphs=(t("That command has changed. Please try again in a moment."),),
-            is_error=True,
-            ephemeral=True,
-            locale=t.locale,
-        )
+        reply = Reply(paragraphs=(t(message),), is_error=True, ephemeral=True, locale=t.locale)
         with contextlib.suppress(discord.HTTPException):
             await self._reply(interaction, reply)
 
@@ -352,8 +380,18 @@ class DiscordAdapter:
         except discord.HTTPException as error:
             log.warning("could not answer a Discord interaction: %s", describe(error))
 
+    def _content(self, reply: Reply) -> dict[str, Any]:
+        """:func:`messages.content` of ``reply``; a long list's first page, the others kept
+        for :meth:`_turn_page`."""
+        paged = render.pages(reply)
+        if len(paged) == 1:
+            return messages.content(reply)
+        key = secrets.token_urlsafe(9)
+        self._pages.put(key, paged)
+        return messages.content(paged[0], messages.Page(key, 0, len(paged)))
+
     async def _reply(self, interaction: discord.Interaction, reply: Reply) -> None:
-        content = {**messages.content(reply), "ephemeral": reply.private or reply.ephemeral}
+        content = {**self._content(reply), "ephemeral": reply.private or reply.ephemeral}
         if interaction.response.is_done():
             await interaction.followup.send(**content)
         else:
@@ -374,7 +412,7 @@ class DiscordAdapter:
             else:
                 user = await client.fetch_user(int(target.account_id or ""))
                 channel = await user.create_dm()
-            content = {**messages.content(reply), "nonce": key[:25]}
+            content = {**self._content(reply), "nonce": _nonce(key)}
             message = await channel.send(**content)  # type: ignore[union-attr]
         except ValueError:
             return Unreachable("not a Discord id")
@@ -383,3 +421,9 @@ class DiscordAdapter:
         except discord.HTTPException as error:
             return Later(60, describe(error))
         return Sent(str(message.id))
+
+
+def _nonce(key: str) -> str:
+    """The message nonce for an outbox key: Discord takes 25 characters, and two keys must
+    not share one (a key's first 25 characters may be another's), so a digest of it."""
+    return hashlib.sha256(key.encode()).hexdigest()[:25]

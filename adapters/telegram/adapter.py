@@ -27,13 +27,11 @@ import asyncio
 import hmac
 import logging
 import re
-import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from aiohttp import web
 from telegram import (
@@ -64,7 +62,7 @@ from telegram.error import (
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
-from adapters.base import AdapterStopped, Backoff
+from adapters.base import AdapterStopped, Backoff, Kept
 from adapters.telegram import messages
 from adapters.telegram.menus import menus
 from core.dispatch import Core
@@ -109,9 +107,6 @@ NOT_PERSONS = {1087968824, 777000}
 senders, so never one person."""
 _QUOTED = re.compile(r'"[^"]*"')
 
-K = TypeVar("K")
-V = TypeVar("V")
-
 
 @dataclass(frozen=True)
 class TelegramSettings:
@@ -150,33 +145,6 @@ class TelegramSettings:
             webhook_listen=str(section.get("webhook_listen", cls.webhook_listen)),
             webhook_secret=environ.get(secret_env, "").strip(),
         )
-
-
-class _Kept(Generic[K, V]):
-    """At most ``size`` values, each kept ``seconds``; the oldest go first."""
-
-    def __init__(self, size: int, seconds: float) -> None:
-        self.size = size
-        self.seconds = seconds
-        self._values: OrderedDict[K, tuple[float, V]] = OrderedDict()
-
-    def get(self, key: K) -> V | None:
-        found = self._values.get(key)
-        if found is None or found[0] < time.monotonic():
-            self._values.pop(key, None)
-            return None
-        return found[1]
-
-    def put(self, key: K, value: V) -> None:
-        self._values[key] = (time.monotonic() + self.seconds, value)
-        self._values.move_to_end(key)
-        while len(self._values) > self.size:
-            self._values.popitem(last=False)
-
-    def pop(self, key: K) -> V | None:
-        value = self.get(key)
-        self._values.pop(key, None)
-        return value
 
 
 class _Bot(ExtBot[None]):
@@ -220,8 +188,8 @@ class TelegramAdapter:
         self._in_flight: dict[int, asyncio.Task[None]] = {}
         self._last_of_chat: dict[int, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
-        self._admins: _Kept[tuple[int, int], bool] = _Kept(4096, settings.admin_cache_seconds)
-        self._pages: _Kept[tuple[int, int], list[str]] = _Kept(1024, 24 * 3600)
+        self._admins: Kept[tuple[int, int], bool] = Kept(4096, settings.admin_cache_seconds)
+        self._pages: Kept[tuple[int, int], list[str]] = Kept(1024, 24 * 3600)
         self._ready = False
 
     @property

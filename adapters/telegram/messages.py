@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import replace
 
 from adapters import render
 from adapters.render import render_html, render_plain
@@ -27,7 +26,6 @@ CAPTION_LIMIT = 1024
 """Telegram's limit on a document's caption, counted the same way."""
 ALERT_LIMIT = 200
 """Telegram's limit on the text of a callback query's answer."""
-PAGE_ITEMS = 10
 CALLBACK_LIMIT = 64
 """Telegram's limit on a button's callback data, in bytes."""
 RUN, BOUND = render.RUN, render.BOUND
@@ -50,26 +48,11 @@ def size(html_text: str) -> int:
 
 
 def pages(reply: Reply) -> list[str]:
-    """The reply as HTML pages of at most :data:`PAGE_ITEMS` list items, each page within the
-    message limit; one page for a short reply, or when a page would not fit (the caller then
-    splits it with :func:`split_html`). The title is on every page, the paragraphs on the
-    first, the links on the last."""
-    if len(reply.items) <= PAGE_ITEMS:
-        return [render_html(reply)]
-    chunks = [reply.items[i : i + PAGE_ITEMS] for i in range(0, len(reply.items), PAGE_ITEMS)]
-    last = len(chunks) - 1
-    paged = [
-        render_html(
-            replace(
-                reply,
-                paragraphs=reply.paragraphs if n == 0 else (),
-                items=chunk,
-                links=reply.links if n == last else (),
-            )
-        )
-        for n, chunk in enumerate(chunks)
-    ]
-    if any(size(page) > MESSAGE_LIMIT for page in paged):
+    """The reply as HTML pages (see :func:`render.pages`), each within the message limit; one
+    page for a short reply, or when a page would not fit (the caller then splits it with
+    :func:`split_html`)."""
+    paged = [render_html(page) for page in render.pages(reply)]
+    if len(paged) > 1 and any(size(page) > MESSAGE_LIMIT for page in paged):
         return [render_html(reply)]
     return paged
 
