@@ -9,11 +9,11 @@ discoverable people are ranked.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import IntEnum
-from functools import lru_cache
+from functools import lru_cache, wraps
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -48,7 +48,7 @@ from storage.models import (
 
 ACTIVE_WITHIN = timedelta(days=90)
 LOAD_WITHIN = timedelta(days=30)
-T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Fit(IntEnum):
@@ -258,6 +258,23 @@ class _Shape:
     limit: int
 
 
+def _built_once(key: Callable[..., Hashable] | None = None) -> Callable[[F], F]:
+    """A method of :class:`_Statements` whose result its instance keeps: built on the first
+    call with the same arguments (or the same ``key`` of them), then given again."""
+
+    def decorate(build: F) -> F:
+        @wraps(build)
+        def once(self: _Statements, *args: Any) -> Any:
+            found = (build.__name__, key(*args) if key else args)
+            if found not in self._built:
+                self._built[found] = build(self, *args)
+            return self._built[found]
+
+        return once  # type: ignore[return-value]
+
+    return decorate
+
+
 class _Statements:
     """The statements of every ranking of one :class:`_Shape`, each built once (on first use)
     with bound parameters in place of the values, and used again for every later ranking of
@@ -333,21 +350,13 @@ class _Statements:
             pc.capacity_code == bindparam("capacity"),
             pc.relation == Relation.AVAILABLE,
         )
-        self._memo: dict[tuple, Any] = {}
+        self._built: dict[tuple[str, Hashable], Any] = {}
 
-    def _once(self, key: tuple, build: Callable[[], T]) -> T:
-        """What ``build`` gives, built on the first call with ``key`` only."""
-        if key not in self._memo:
-            self._memo[key] = build()
-        return self._memo[key]
-
+    @_built_once()
     def lists(self, tier: _Tier) -> list[Group]:
         """(name, rows to count, condition on ``person.id``) of the lists of people, found
         through an index, that hold everyone in ``tier``: the holders of its capacities and,
         when the tier shares a language, the speakers of the seeker's languages."""
-        return self._once(("lists", tier), lambda: self._lists(tier))
-
-    def _lists(self, tier: _Tier) -> list[Group]:
         pc = PersonCapacity.__table__.c
         person = Person.__table__.c
         held = and_(pc.capacity_code.in_(_codes(tier.codes)), pc.relation == tier.relation)
@@ -359,39 +368,33 @@ class _Statements:
             lists.append(("speakers", spoken, speakers))
         return lists
 
+    @_built_once(key=lambda named: tuple(name for name, _ in named))
     def counting(self, named: tuple[tuple[str, ColumnElement[bool]], ...]) -> Select:
         """How many rows meet each of the ``named`` conditions, up to ``MANY``, in one row."""
-        return self._once(
-            ("counting", *(name for name, _ in named)),
-            lambda: select(
-                *(
-                    select(func.count())
-                    .select_from(select(literal(1)).where(condition).limit(_MOST).subquery())
-                    .scalar_subquery()
-                    for _, condition in named
-                )
-            ),
+        return select(
+            *(
+                select(func.count())
+                .select_from(select(literal(1)).where(condition).limit(_MOST).subquery())
+                .scalar_subquery()
+                for _, condition in named
+            )
         )
 
+    @_built_once()
     def members(self, tier: _Tier) -> tuple[ColumnElement[bool], ...]:
         """The conditions for being in ``tier``. Offering the capacity itself takes one index
         lookup; a lesser fit is the best of all that the person holds."""
-        return self._once(("members", tier), lambda: self._members(tier))
-
-    def _members(self, tier: _Tier) -> tuple[ColumnElement[bool], ...]:
         conditions = [self.offers if tier.fit is Fit.OFFERS else self.fit == int(tier.fit)]
         if tier.shared is not None:
             assert self.shared is not None  # a tier shares a language only when there is one
             conditions.append(self.shared if tier.shared else ~self.shared)
         return tuple(conditions)
 
+    @_built_once()
     def groups(self, geo: int, affiliation: int) -> list[Group]:
         """The groups of people that a cell lies in and an index finds, the smallest first:
         the seeker's country or region (or, near a place, the people who gave its region as
         their territory), affiliate, or both. A region's people come in territory order."""
-        return self._once(("groups", geo, affiliation), lambda: self._groups(geo, affiliation))
-
-    def _groups(self, geo: int, affiliation: int) -> list[Group]:
         place = self.place_groups.get(geo)
         if place is None and self.shape.near:
             place = self.region_itself  # near a place, the only others gave its region
@@ -402,16 +405,12 @@ class _Statements:
         both = (f"{place[0]} and affiliate", and_(place[1], self.affiliate[1]), place[2])
         return [both, place, self.affiliate]
 
+    @_built_once(key=lambda tier, name, condition, floor: (tier, name, floor))
     def ranked(self, tier: _Tier, name: str, condition: ColumnElement[bool], floor: bool) -> Select:
         """The best people of ``tier`` among those meeting ``condition`` (named ``name``),
         scored in full: (id, score, load); with ``floor``, only those whose points reach the
         parameter ``floor``. Each reason is computed once per person, in a materialized CTE,
         then added up."""
-        return self._once(
-            ("ranked", tier, name, floor), lambda: self._ranked(tier, condition, floor)
-        )
-
-    def _ranked(self, tier: _Tier, condition: ColumnElement[bool], floor: bool) -> Select:
         person = Person.__table__.c
         points = self.geo + self.affiliation + self.active
         reasons = (
@@ -433,6 +432,16 @@ class _Statements:
         ).label("score")
         return select(r.id, score, r.load).order_by(score.desc(), r.id).limit(self.shape.limit)
 
+    @_built_once(
+        key=lambda tier, geo, affiliation, active, lead, helping: (
+            tier,
+            geo,
+            affiliation,
+            active,
+            lead and lead[0],
+            helping,
+        )
+    )
     def first(
         self,
         tier: _Tier,
@@ -440,7 +449,6 @@ class _Statements:
         affiliation: int,
         active: int,
         lead: Group | None,
-        *,
         helping: bool,
     ) -> Select:
         """(id, load) of the people of ``tier`` in a cell with the lowest ids, at most
@@ -448,18 +456,6 @@ class _Statements:
 
         Only ``lead`` is put so that an index can find it; the query reads its people in id
         order (or all of ``person``, without a lead) and stops at the ``limit``-th match."""
-        key = ("first", tier, geo, affiliation, active, lead and lead[0], helping)
-        return self._once(key, lambda: self._first(tier, geo, affiliation, active, lead, helping))
-
-    def _first(
-        self,
-        tier: _Tier,
-        geo: int,
-        affiliation: int,
-        active: int,
-        lead: Group | None,
-        helping: bool,
-    ) -> Select:
         person = Person.__table__.c
         cell = [self.recently_active if active else ~self.recently_active]
         if affiliation:
@@ -624,13 +620,13 @@ class _Ranking:
                     ranked_groups.add(groups[0][0])
                     continue
                 cell = (tier, geo, affiliation, active, self.lead(tier, groups))
-                first = self.rows(self.sql.first(*cell, helping=True))
+                first = self.rows(self.sql.first(*cell, True))
                 if len(first) == limit and any(load for _, load in first):
                     # Not all of the cell was read, and some who help someone were: they may
                     # hide others who do not, so those are read apart from them.
                     if helpers_bound is None:
                         helpers_bound = score - LOAD_PENALTY
-                    first = self.rows(self.sql.first(*cell, helping=False))
+                    first = self.rows(self.sql.first(*cell, False))
                 found.update(
                     (i, _Ranked(i, tier.fit, score - LOAD_PENALTY * min(load, LOAD_CAP), load))
                     for i, load in first
