@@ -190,6 +190,17 @@ async def test_a_button_still_works_after_a_restart(core, server):
     assert pressed.response_type == 4 and text_of(pressed).strip()
 
 
+async def test_no_view_is_kept_for_the_messages_sent(core, server):
+    """Presses reach the adapter whatever view sent the button: discord.py must not keep a
+    view of every message (they would pile up for as long as the bot runs)."""
+    async with running(core, server) as adapter:
+        listed = await answered(server, server.slash("capacities", {}))
+        await answered(server, server.slash("offer", {"capacities": "communication"}))
+        asked = await answered(server, server.slash("forget", {}))  # ephemeral, one-time
+        assert custom_ids(listed.original) and custom_ids(asked.original)
+        assert adapter.client is not None and list(adapter.client.persistent_views) == []
+
+
 async def test_a_long_list_is_paged_in_place_and_its_pages_expire_with_a_restart(core, server):
     async with running(core, server):
         listed = await answered(server, server.slash("help", {}))

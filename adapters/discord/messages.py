@@ -99,7 +99,12 @@ def view(reply: Reply, page: Page | None = None) -> discord.ui.View | None:
                     row=LAST_ROW,
                 )
             )
-    return shown if shown.children else None
+    if not shown.children:
+        return None
+    # Stopped, so that discord.py keeps no view of any message to dispatch its presses to:
+    # presses all reach the adapter (see the docstring), and kept views would pile up.
+    shown.stop()
+    return shown
 
 
 def files(reply: Reply) -> list[discord.File]:
