@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from core.context import Context
 from core.i18n import N_
@@ -14,6 +14,17 @@ from core.types import Button, Item, Reply
 from storage.models import Person, PersonCapacity, Relation
 
 MAX_RESULTS = 12
+_OFFERING = (
+    select(func.count())
+    .select_from(PersonCapacity)
+    .join(Person, Person.id == PersonCapacity.person_id)
+    .where(
+        PersonCapacity.capacity_code == bindparam("code"),
+        PersonCapacity.relation == Relation.AVAILABLE,
+        Person.discoverable,
+    )
+)
+"""How many people who can be found offer the capacity ``code``."""
 
 
 def _item(ctx: Context, code: int) -> Item:
@@ -27,16 +38,7 @@ def _item(ctx: Context, code: int) -> Item:
 def _show(ctx: Context, code: int) -> Reply:
     t, taxonomy = ctx.t, ctx.taxonomy
     path = [ctx.capacity_name(c) for c in reversed(taxonomy.ancestors(code))]
-    offering = ctx.session.scalar(
-        select(func.count())
-        .select_from(PersonCapacity)
-        .join(Person, Person.id == PersonCapacity.person_id)
-        .where(
-            PersonCapacity.capacity_code == code,
-            PersonCapacity.relation == Relation.AVAILABLE,
-            Person.discoverable,
-        )
-    )
+    offering = ctx.session.connection().execute(_OFFERING, {"code": code}).scalar_one()
     paragraphs = []
     description = taxonomy.description(code, ctx.locale)
     if description:
