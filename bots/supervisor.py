@@ -9,18 +9,13 @@ import errno
 import logging
 import signal
 import socket
+import sys
 import time
 from collections.abc import Coroutine, Mapping, Sequence
 from enum import Enum
 from typing import Any
 
-import aiohttp
-import httpx
-
 from adapters.base import Adapter, AdapterStopped, Backoff
-from adapters.discord import DiscordAdapter, DiscordSettings
-from adapters.matrix import MatrixAdapter, MatrixSettings
-from adapters.telegram import TelegramAdapter, TelegramSettings
 from bots.config import Config
 from core.dispatch import Core
 from core.logs import describe
@@ -32,15 +27,8 @@ STABLE_SECONDS = 60.0
 
 PLATFORMS = ("telegram", "matrix", "discord")
 
-UNREACHABLE = (
-    ConnectionError,
-    TimeoutError,
-    socket.gaierror,
-    httpx.TransportError,
-    aiohttp.ClientConnectionError,
-)
-"""Errors that mean a server could not be reached (refused, unknown host, timed out, cut
-off), whichever library met them."""
+LIBRARY_UNREACHABLE = {"httpx": "TransportError", "aiohttp": "ClientConnectionError"}
+"""Each HTTP library's error for a server that could not be reached."""
 NETWORK_ERRNOS = {
     errno.ENETDOWN,
     errno.ENETUNREACH,
@@ -70,13 +58,21 @@ def build_adapters(config: Config, core: Core, environ: Mapping[str, str]) -> li
     """The adapters the configuration enables, their settings read from the checked
     sections."""
     adapters: list[Adapter] = []
+    # Each platform's library is imported only when its adapter is wanted: it costs up to a
+    # second of start-up (matrix-nio with its cryptography) that no other command should pay.
     for name in enabled(config):
         section = config.sections[name]
         if name == "telegram":
+            from adapters.telegram import TelegramAdapter, TelegramSettings
+
             adapters.append(TelegramAdapter(core, TelegramSettings.from_config(section, environ)))
         elif name == "matrix":
+            from adapters.matrix import MatrixAdapter, MatrixSettings
+
             adapters.append(MatrixAdapter(core, MatrixSettings.from_config(section, environ)))
         else:
+            from adapters.discord import DiscordAdapter, DiscordSettings
+
             adapters.append(DiscordAdapter(core, DiscordSettings.from_config(section, environ)))
     return adapters
 
@@ -97,8 +93,9 @@ def unreachable(error: BaseException) -> str | None:
     and its text (``ConnectionRefusedError: Connect call failed``), else the library's error
     type. None for any other error."""
     chain = _causes(error)
+    unreachable_types = _unreachable_types()
     if not any(
-        isinstance(each, UNREACHABLE)
+        isinstance(each, unreachable_types)
         or (isinstance(each, OSError) and each.errno in NETWORK_ERRNOS)
         for each in chain
     ):
@@ -107,6 +104,18 @@ def unreachable(error: BaseException) -> str | None:
     if system:
         return f"{type(system[-1]).__name__}: {system[-1].strerror}"
     return type(chain[-1]).__name__
+
+
+def _unreachable_types() -> tuple[type[BaseException], ...]:
+    """The errors that mean a server could not be reached (refused, unknown host, timed out,
+    cut off), whichever library met them; a library's own only when it is loaded (else it
+    met nothing), so that nothing here imports a platform's library."""
+    found: list[type[BaseException]] = [ConnectionError, TimeoutError, socket.gaierror]
+    for library, name in LIBRARY_UNREACHABLE.items():
+        module = sys.modules.get(library)
+        if module is not None:
+            found.append(getattr(module, name))
+    return tuple(found)
 
 
 async def supervise(adapter: Adapter, backoff: Backoff | None = None) -> Ended:

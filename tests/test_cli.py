@@ -3,6 +3,7 @@ says what is wrong and where, an exit status, never a traceback. Run as the real
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -416,3 +417,36 @@ def test_every_subcommand_is_in_the_help():
     for name in ("check-config", "db", "seed", "run", "console"):
         assert name in done.stdout
     assert "Exit status" in done.stdout
+
+
+IMPORTED = """
+import json, sys
+from bots import cli
+try:
+    cli.main(["--help"])
+except SystemExit:
+    pass
+helped = sorted(name for name in sys.modules if name.split(".")[0] in json.loads(sys.argv[1]))
+from bots import commands  # all that the console runs
+started = sorted(name for name in sys.modules if name.split(".")[0] in json.loads(sys.argv[1]))
+print(json.dumps({"help": helped, "console": started}))
+"""
+
+
+def test_the_help_and_the_console_import_no_platform_library():
+    """Start-up is fast: ``--help`` imports neither the database nor the core, and the
+    console no chat platform's library."""
+    heavy = ["nio", "telegram", "discord", "aiohttp", "sqlalchemy", "alembic", "core", "storage"]
+    probe = subprocess.run(
+        [sys.executable, "-c", IMPORTED, json.dumps(heavy)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=True,
+    )
+    imported = json.loads(probe.stdout.splitlines()[-1])
+    assert imported["help"] == []
+    console = {name.split(".")[0] for name in imported["console"]}
+    assert {"core", "storage", "sqlalchemy"} <= console  # the probe sees what is imported
+    assert console.isdisjoint({"nio", "telegram", "discord"})
