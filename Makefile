@@ -45,6 +45,7 @@ i18n: $(BIN)/.installed
 	$(BIN)/pybabel compile --statistics -d locales -D messages
 
 bench: $(BIN)/.installed-test
+	$(BIN)/python -m bench.core
 	$(BIN)/python bench/matching.py
 	$(BIN)/python -m bench.telegram
 	$(BIN)/python -m bench.matrix
