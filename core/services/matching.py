@@ -155,10 +155,11 @@ def bases_of(languages: Sequence[str]) -> list[str]:
     return sorted({base_language(code.lower()) for code in languages})
 
 
-def language_params(bases: Sequence[str]) -> dict[str, str]:
+def language_params(bases: Sequence[str]) -> dict[str, Any]:
     """The parameters of :func:`speaks_any` and :func:`_spoken` for ``bases``: each base
-    language, and the range of codes its regional variants (``pt-br``) fall in."""
-    params = {}
+    language, and the range of codes its regional variants (``pt-br``) fall in; all the
+    bases as ``bases``."""
+    params: dict[str, Any] = {"bases": list(bases)}
     for n, base in enumerate(bases):
         params |= {
             f"base_{n}": base,
@@ -362,10 +363,13 @@ class _Statements:
         held = and_(pc.capacity_code.in_(_codes(tier.codes)), pc.relation == tier.relation)
         lists = [(f"holders {tier.fit}", held, person.id.in_(select(pc.person_id).where(held)))]
         if tier.shared and self.shape.languages:
-            spoken = _spoken(self.shape.languages)
             pl = PersonLanguage.__table__.c
-            speakers = person.id.in_(select(pl.person_id).where(spoken))
-            lists.append(("speakers", spoken, speakers))
+            # Counted without regional variants: cheaper, and near enough to choose a plan.
+            counted = and_(
+                pl.lang.in_(bindparam("bases", expanding=True)), pl.level.in_(USABLE_LEVELS)
+            )
+            speakers = person.id.in_(select(pl.person_id).where(_spoken(self.shape.languages)))
+            lists.append(("speakers", counted, speakers))
         return lists
 
     @_built_once(key=lambda named: tuple(name for name, _ in named))
@@ -454,24 +458,30 @@ class _Statements:
         """(id, load) of the people of ``tier`` in a cell with the lowest ids, at most
         ``limit``; with ``helping`` false, only of those who help nobody yet.
 
-        Only ``lead`` is put so that an index can find it; the query reads its people in id
-        order (or all of ``person``, without a lead) and stops at the ``limit``-th match."""
+        The cell's place and affiliate are written as conditions an index can find (not as
+        their points), and so is ``lead``; the query reads its people in id order (or all of
+        ``person``, without a lead) and stops at the ``limit``-th match."""
         person = Person.__table__.c
         cell = [self.recently_active if active else ~self.recently_active]
         if affiliation:
-            cell.append(self.affiliation == affiliation)
+            cell.append(person.organization_id == self.organization)
         elif self.shape.affiliated:
             cell.append(
                 or_(person.organization_id.is_(None), person.organization_id != self.organization)
             )
-        if geo:
-            cell.append(self.geo == geo)
+        anchor = bindparam("anchor", type_=String)
+        if geo == SAME_COUNTRY:
+            cell.append(person.territory_code == anchor)
+        elif geo == SAME_REGION:
+            cell.append(
+                and_(person.territory_code.in_(self.region_codes), person.territory_code != anchor)
+            )
         elif self.shape.anchored:
             cell.append(
                 or_(
                     person.territory_code.is_(None),
                     and_(
-                        person.territory_code != bindparam("anchor", type_=String),
+                        person.territory_code != anchor,
                         person.territory_code.not_in(self.region_codes),
                     ),
                 )
