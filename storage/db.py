@@ -6,6 +6,7 @@ SQLite (a file) is the embedded default; PostgreSQL is reached through a URL suc
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 
@@ -74,7 +76,22 @@ def scratch_database(server_url: str, prefix: str) -> Iterator[str]:
         try:
             yield server.set(database=name).render_as_string(hide_password=False)
         finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            _drop(admin, name)
     finally:
         admin.dispose()
+
+
+def _drop(admin: Engine, name: str) -> None:
+    """Drop the database ``name``, ending the role's own connections to it. An autovacuum
+    worker busy in it cannot be ended so by a role that is not a superuser: a plain drop, a
+    moment later, cancels the worker itself."""
+    for attempt in range(5):
+        force = " WITH (FORCE)" if attempt == 0 else ""
+        try:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"{force}'))
+            return
+        except DBAPIError:
+            if attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
