@@ -46,7 +46,7 @@ i18n: $(BIN)/.installed
 
 bench: $(BIN)/.installed-test
 	$(BIN)/python -m bench.core
-	$(BIN)/python bench/matching.py
+	$(BIN)/python -m bench.matching
 	$(BIN)/python -m bench.telegram
 	$(BIN)/python -m bench.matrix
 	$(BIN)/python -m bench.reminders

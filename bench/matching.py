@@ -1,5 +1,6 @@
 """How fast ``matching.find`` ranks a large community: ``make bench``, or from the repository root
-``.venv/bin/python bench/matching.py [--people N] [--db PATH]``.
+``.venv/bin/python -m bench.matching [--people N] [--db PATH]`` (as a module, so that
+``bench/core.py`` does not hide the ``core`` package).
 
 It builds a database of synthetic people on a new SQLite file (in a temporary directory, or at
 ``--db``, which is then kept), and on a new PostgreSQL database too when
