@@ -192,8 +192,7 @@ async def time_ptb(count: int) -> list[float]:
     application.add_handler(MessageHandler(filters.TEXT, echo))
     people = [TelegramUser(1000 + n, f"Person {n}", f"person{n}") for n in range(ASKERS)]
     payloads = [
-        {"update_id": n + 1, **message(people[n % ASKERS], "/help")}
-        for n in range(WARM_UP + count)
+        {"update_id": n + 1, **message(people[n % ASKERS], "/help")} for n in range(WARM_UP + count)
     ]
     await application.initialize()
     try:
