@@ -18,6 +18,8 @@ button the core keeps (see :class:`core.types.Button`)."""
 
 PAGE_ITEMS = 10
 """List items on one page of a long list, on platforms that turn pages in place."""
+PAGES_KEPT_FOR = 24 * 3600.0
+"""Seconds the pages of a long list can be turned (they are kept in memory)."""
 
 
 def pages(reply: Reply) -> list[Reply]:

@@ -234,8 +234,7 @@ class Core:
         if found is None or param is None or not self.taxonomy:
             return []
         with Session(self.engine) as session:
-            person = None if actor.is_anonymous else _person_of(session, actor)
-            room = chats.room(session, conversation.platform, conversation.room_id)
+            _, person, room, _ = _looked_up(session, actor, conversation, self.clock())
             t = Translator(_reader_locale(person, actor, room))
             incoming = Incoming(actor, conversation, found.name)
             ctx = Context(
@@ -287,7 +286,9 @@ class Core:
         actor = incoming.actor
         conversation = incoming.conversation
         now = self.clock()
-        person, room, waiting = _seen(session, actor, conversation, now)
+        identity, person, room, waiting = _looked_up(session, actor, conversation, now)
+        if identity is not None and person is not None:
+            _refresh(identity, person, actor, now)
         if room is not None and conversation.title and room.title != conversation.title:
             room.title = conversation.title[:255]
         locale = _reader_locale(person, actor, room)
@@ -479,13 +480,12 @@ SEEN_WITHIN = timedelta(hours=1)
 days)."""
 
 
-def _seen(
+def _looked_up(
     session: Session, actor: Actor, conversation: Conversation, now: datetime
-) -> tuple[Person | None, Room | None, bool]:
-    """The person behind ``actor``'s account (their handle, chat name and activity brought up
-    to date with what the platform says now), the room's settings, and whether messages wait
-    for the actor (a person or not yet); an anonymous actor is nobody, and nothing waits
-    for it."""
+) -> tuple[ChatIdentity | None, Person | None, Room | None, bool]:
+    """The identity and person behind ``actor``'s account, the room's settings, and whether
+    messages wait for the actor (a person or not yet), in one statement; an anonymous actor
+    is nobody, and nothing waits for it."""
     params = {
         "actor_platform": actor.platform,
         "actor_account": actor.account_id,
@@ -495,9 +495,13 @@ def _seen(
     }
     identity, person, room, waiting = session.execute(_SEEN, params).one()
     if actor.is_anonymous:
-        return None, room, False
-    if identity is None or person is None:
-        return None, room, bool(waiting)
+        return None, None, room, False
+    return identity, person, room, bool(waiting)
+
+
+def _refresh(identity: ChatIdentity, person: Person, actor: Actor, now: datetime) -> None:
+    """The person's handle, chat name and activity brought up to date with what the platform
+    says now (the activity at most every :data:`SEEN_WITHIN`)."""
     handle = actor.handle[:255] if actor.handle else None
     if identity.handle != handle:
         identity.handle = handle
@@ -506,19 +510,6 @@ def _seen(
         person.display_name = name
     if person.last_active_at < now - SEEN_WITHIN:
         person.last_active_at = now
-    return person, room, bool(waiting)
-
-
-def _person_of(session: Session, actor: Actor) -> Person | None:
-    """The person behind ``actor``'s account, for a look-up that changes nothing."""
-    return session.exec(
-        select(Person)
-        .join(ChatIdentity)
-        .where(
-            ChatIdentity.platform == actor.platform,
-            ChatIdentity.account_id == actor.account_id,
-        )
-    ).first()
 
 
 def _reader_locale(person: Person | None, actor: Actor, room: Room | None) -> str:

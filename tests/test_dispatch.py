@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime, timedelta
 
+from sqlalchemy import event
 from sqlmodel import Session, select
 
 from core.commands import build_registry
@@ -55,3 +57,34 @@ def test_handle_async_gives_the_same_replies_off_the_event_loop(core):
 
     from_loop, direct = asyncio.run(both())
     assert from_loop == direct and "finance" in from_loop[0].items[0].text
+
+
+def test_a_look_up_writes_nothing_and_activity_is_written_at_most_hourly(core):
+    """Every command reads its person and room; only an hour's staleness makes it write."""
+    ana = Chat(core, "Ana")
+    ana.say("offer communication")
+    written: list[str] = []
+
+    def record(_connection, _cursor, statement, *_rest) -> None:
+        verb, table = statement.split()[:2]
+        if verb.upper() in ("INSERT", "UPDATE", "DELETE"):
+            written.append(f"{verb} {table}")
+
+    def activity() -> datetime:
+        with Session(core.engine) as session:
+            return session.exec(select(Person.last_active_at)).one()
+
+    started = core.clock()
+    event.listen(core.engine, "before_cursor_execute", record)
+    try:
+        core.clock = lambda: started + timedelta(minutes=30)
+        ana.say("help")
+        soon = list(written)
+        core.clock = lambda: started + timedelta(hours=2)
+        ana.say("help")
+    finally:
+        event.remove(core.engine, "before_cursor_execute", record)
+
+    assert soon == []
+    assert written == ["UPDATE person"]
+    assert activity() == started + timedelta(hours=2)

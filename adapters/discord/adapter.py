@@ -76,8 +76,6 @@ COMPLETED = {
 }
 """Kinds whose options are completed as they are typed."""
 LARGEST = 2**31 - 1
-PAGES_KEPT_FOR = 24 * 3600.0
-"""Seconds the pages of a long list can be turned."""
 NAME = re.compile(r"[-_\w]{1,32}")
 """What Discord takes as a command's or an option's name (lower case)."""
 
@@ -141,7 +139,7 @@ class DiscordAdapter:
         self.client: discord.Client | None = None
         self.tree: app_commands.CommandTree | None = None
         self._ready = False
-        self._pages: Kept[str, list[Reply]] = Kept(1024, PAGES_KEPT_FOR)
+        self._pages: Kept[str, list[Reply]] = Kept(1024, render.PAGES_KEPT_FOR)
 
     @property
     def ready(self) -> bool:

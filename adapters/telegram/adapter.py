@@ -62,6 +62,7 @@ from telegram.error import (
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
+from adapters import render
 from adapters.base import AdapterStopped, Backoff, Kept
 from adapters.telegram import messages
 from adapters.telegram.menus import menus
@@ -189,7 +190,7 @@ class TelegramAdapter:
         self._last_of_chat: dict[int, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._admins: Kept[tuple[int, int], bool] = Kept(4096, settings.admin_cache_seconds)
-        self._pages: Kept[tuple[int, int], list[str]] = Kept(1024, 24 * 3600)
+        self._pages: Kept[tuple[int, int], list[str]] = Kept(1024, render.PAGES_KEPT_FOR)
         self._ready = False
 
     @property

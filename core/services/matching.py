@@ -246,7 +246,6 @@ class _Shape:
 
     languages: int
     """How many base languages are shared or asked for (none: nobody shares one)."""
-    any_language: bool
     anchored: bool
     """Whether there is a place to rank from (the one asked for, or the seeker's)."""
     regional: bool
@@ -284,12 +283,11 @@ class _Statements:
     def __init__(self, shape: _Shape) -> None:
         self.shape = shape
         person = Person.__table__.c
-        self.region_codes = select(Territory.code).where(
-            Territory.parent_code == bindparam("region", type_=String)
-        )
-        anchor = bindparam("anchor", type_=String)
+        self.anchor = bindparam("anchor", type_=String)
+        region = bindparam("region", type_=String)
+        self.region_codes = select(Territory.code).where(Territory.parent_code == region)
         self.geo = case(
-            (person.territory_code == anchor, SAME_COUNTRY),
+            (person.territory_code == self.anchor, SAME_COUNTRY),
             (person.territory_code.in_(self.region_codes), SAME_REGION),
             else_=0,
         )
@@ -310,20 +308,13 @@ class _Statements:
             self.filters.append(person.id != bindparam("seeker", type_=Integer))
         if shape.near:
             self.filters.append(
-                or_(
-                    person.territory_code.in_(self.region_codes),
-                    person.territory_code == bindparam("region", type_=String),
-                )
+                or_(person.territory_code.in_(self.region_codes), person.territory_code == region)
             )
         self.place_groups: dict[int, Group] = {
-            SAME_COUNTRY: ("country", person.territory_code == anchor, True),
+            SAME_COUNTRY: ("country", person.territory_code == self.anchor, True),
             SAME_REGION: ("region", person.territory_code.in_(self.region_codes), False),
         }
-        self.region_itself: Group = (
-            "region itself",
-            person.territory_code == bindparam("region", type_=String),
-            True,
-        )
+        self.region_itself: Group = ("region itself", person.territory_code == region, True)
         self.affiliate: Group = ("affiliate", person.organization_id == self.organization, True)
         pc = PersonCapacity.__table__.c
         available = pc.relation == Relation.AVAILABLE
@@ -469,7 +460,7 @@ class _Statements:
             cell.append(
                 or_(person.organization_id.is_(None), person.organization_id != self.organization)
             )
-        anchor = bindparam("anchor", type_=String)
+        anchor = self.anchor
         if geo == SAME_COUNTRY:
             cell.append(person.territory_code == anchor)
         elif geo == SAME_REGION:
@@ -529,7 +520,6 @@ class _Ranking:
         self, session: Session, taxonomy: Taxonomy, seeker: Seeker, query: Query, now: datetime
     ) -> None:
         self.session = session
-        self.seeker = seeker
         self.query = query
         self.anchor = query.near or seeker.territory_code
         self.region = _region_of(session, self.anchor)
@@ -537,7 +527,6 @@ class _Ranking:
         self.sql = _statements(
             _Shape(
                 languages=len(bases),
-                any_language=query.any_language,
                 anchored=bool(self.anchor),
                 regional=bool(self.region),
                 near=bool(query.near and self.region),
