@@ -17,11 +17,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import icalendar
 import recurring_ical_events
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from core.services import events, reminders
+from core.services import events, imports
+from core.services.imports import Occurrence, Synced
 from core.services.taxonomy import Taxonomy
-from storage.models import Event, EventMode, EventStatus
+from storage.models import EventMode
 
 log = logging.getLogger(__name__)
 
@@ -33,21 +34,6 @@ SOURCE = "ical"
 
 class FeedError(ValueError):
     """The text is not an iCalendar feed."""
-
-
-@dataclass(frozen=True)
-class Occurrence:
-    """One event (or one repeat of one) as a feed gives it."""
-
-    source_id: str
-    title: str
-    starts_at: datetime
-    ends_at: datetime
-    timezone: str
-    link: str | None
-    mode: EventMode
-    description: str | None
-    categories: tuple[str, ...]
 
 
 @dataclass
@@ -152,71 +138,9 @@ def _categories(component: icalendar.Event) -> list[str]:
     return [str(name).strip() for each in lists for name in getattr(each, "cats", [])]
 
 
-@dataclass(frozen=True)
-class Synced:
-    added: int
-    changed: int
-    removed: int
-    skipped: int
-
-
 def sync(session: Session, taxonomy: Taxonomy, address: str, feed: Feed, now: datetime) -> Synced:
-    """Make the events of the feed at ``address`` match ``feed``: new ones added, changed
-    ones changed, those gone from the feed (still to come) cancelled; their reminders
-    re-planned."""
-    prefix = feed_id(address) + ":"
-    known = {
-        event.source_id: event
-        for event in session.exec(
-            select(Event).where(Event.source == SOURCE, Event.source_id.startswith(prefix))
-        )
-    }
-    added = changed = 0
-    seen = set()
-    for each in feed.occurrences:
-        source_id = prefix + each.source_id
-        if source_id in seen:
-            continue
-        seen.add(source_id)
-        event = known.get(source_id)
-        fields = {
-            "title": each.title,
-            "starts_at": each.starts_at,
-            "ends_at": each.ends_at,
-            "timezone": each.timezone,
-            "link": each.link,
-            "mode": each.mode,
-            "description": each.description,
-            "status": EventStatus.SCHEDULED,
-        }
-        codes = sorted({c for name in each.categories if (c := taxonomy.exact(name)) is not None})
-        if event is None:
-            event = Event(
-                source=SOURCE, source_id=source_id, created_at=now, updated_at=now, **fields
-            )
-            session.add(event)
-            session.flush()
-            events.set_capacities(session, event.id, codes)
-            added += 1
-        elif any(getattr(event, name) != value for name, value in fields.items()) or codes != (
-            events.capacities_of(session, event.id)
-        ):
-            for name, value in fields.items():
-                setattr(event, name, value)
-            event.updated_at = now
-            events.set_capacities(session, event.id, codes)
-            changed += 1
-        else:
-            continue
-        session.flush()
-        reminders.plan(session, taxonomy, event, now)
-    removed = 0
-    for source_id, event in known.items():
-        gone = source_id not in seen and event.status == EventStatus.SCHEDULED
-        if gone and event.ends_at > now:
-            event.status, event.updated_at = EventStatus.CANCELLED, now
-            reminders.plan(session, taxonomy, event, now)
-            removed += 1
+    """Make the events of the feed at ``address`` match ``feed`` (see :func:`imports.sync`)."""
     if feed.skipped:
         log.warning("a feed had %d events that could not be read (skipped)", feed.skipped)
-    return Synced(added, changed, removed, feed.skipped)
+    prefix = feed_id(address) + ":"
+    return imports.sync(session, taxonomy, SOURCE, prefix, feed.occurrences, now, feed.skipped)
