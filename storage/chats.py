@@ -25,6 +25,10 @@ def write_cursor(session: Session, key: str, value: str, now: datetime) -> None:
     session.add(state)
 
 
+def drop_cursor(session: Session, key: str) -> None:
+    session.execute(delete(SyncState).where(SyncState.key == key))
+
+
 def move_room(session: Session, platform: str, old_id: str, new_id: str) -> None:
     """Carry a room's settings and needs over to its new id (a Telegram group that became a
     supergroup). Safe to repeat: a move already made changes nothing."""

@@ -61,6 +61,15 @@ class Person(SQLModel, table=True):
     """The IANA time zone the person chose for times shown to them privately."""
     contacts_open: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
     """Whether others may ask the bot to introduce them (``contacts on|off``)."""
+    capx_id: int | None = Field(default=None, unique=True)
+    """The CapX profile id of a profile mirrored from CapX (``source='capx'``)."""
+    capx_updated_at: datetime | None = None
+    """CapX's ``last_update`` of the mirrored profile, as last read."""
+    capx_seen_at: datetime | None = None
+    """The start of the last full reconcile that found the profile still listed at CapX."""
+    contact_links: str | None = Field(default=None, sa_column=Column(Text))
+    """A CapX profile's public contact links, as JSON ``[[label, url], ...]``: web
+    addresses only, never an e-mail address."""
     created_at: datetime = Field(default_factory=utcnow)
     last_active_at: datetime = Field(default_factory=utcnow)
 
@@ -152,6 +161,8 @@ class Organization(SQLModel, table=True):
     acronym: str = Field(max_length=32, unique=True)
     name: str = Field(max_length=255)
     kind: str = Field(max_length=32)
+    capx_id: int | None = Field(default=None, unique=True)
+    """The organization's id at CapX, once a sync has found it there."""
 
 
 class NeedStatus(StrEnum):

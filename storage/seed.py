@@ -70,16 +70,16 @@ def seed_reference(session: Session) -> dict[str, int]:
     capacities, names = load_capacities()
     # Parents before children: SQLite checks the foreign key row by row.
     for depth in sorted({row["depth"] for row in capacities}):
-        _sync(session, Capacity, [row for row in capacities if row["depth"] == depth], ("code",))
+        upsert(session, Capacity, [row for row in capacities if row["depth"] == depth], ("code",))
     key = ("code", "lang")
-    _sync(session, CapacityName, [row for row in names if row["source"] == CAPX_SOURCE], key)
+    upsert(session, CapacityName, [row for row in names if row["source"] == CAPX_SOURCE], key)
     ours = [row for row in names if row["source"] == BOT_SOURCE]
-    _sync(session, CapacityName, ours, key, keep=_is_capx_name)
+    upsert(session, CapacityName, ours, key, keep=_is_capx_name)
     territories = load_territories()
     for kind in ("region", "country"):
-        _sync(session, Territory, [row for row in territories if row["kind"] == kind], ("code",))
-    _sync(session, Organization, load_organizations(), ("acronym",))
-    _sync(session, Language, load_languages(), ("code",))
+        upsert(session, Territory, [row for row in territories if row["kind"] == kind], ("code",))
+    upsert(session, Organization, load_organizations(), ("acronym",))
+    upsert(session, Language, load_languages(), ("code",))
     tables = (Capacity, CapacityName, Territory, Organization, Language)
     return {
         model.__tablename__: session.exec(select(func.count()).select_from(model)).scalar_one()
@@ -245,7 +245,7 @@ def _autonym(key: str) -> str | None:
     return locale.languages.get(key) or locale.get_display_name(locale)
 
 
-def _sync(
+def upsert(
     session: Session,
     model: type[SQLModel],
     rows: list[Row],
