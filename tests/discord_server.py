@@ -56,6 +56,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from tests.local_server import serve_locally
+
 # -- identifiers ----------------------------------------------------------------------------
 
 DISCORD_EPOCH_MS = 1_420_070_400_000
@@ -1028,12 +1030,7 @@ class DiscordServer:
         app.router.add_get("/gateway", self._gateway)
         app.router.add_get("/gateway-resume", self._gateway)
         app.router.add_route("*", "/api/v{version:\\d+}{path:/.*}", self._rest)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
+        self._runner, self.url = await serve_locally(app)
 
     async def stop(self) -> None:
         for connection in self.connections:

@@ -25,6 +25,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.local_server import serve_locally
+
 BOT_ID = 7000001
 BOT_USERNAME = "CapxTestBot"
 JSON_FIELDS = {"reply_markup", "reply_parameters", "commands", "scope", "link_preview_options"}
@@ -111,12 +113,8 @@ class BotApiServer:
         self._changed = asyncio.Condition()
         app = web.Application()
         app.router.add_post("/bot{token}/{method}", self._dispatch)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}/bot"
+        self._runner, base = await serve_locally(app)
+        self.url = f"{base}/bot"
 
     async def stop(self) -> None:
         """Release every waiting getUpdates, then stop serving."""
