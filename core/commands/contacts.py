@@ -15,6 +15,7 @@ from core.context import Context
 from core.i18n import N_, Translator, negotiate
 from core.registry import Command, Kind, Param, Where
 from core.services import introductions
+from core.services.capx import SOURCE as CAPX_SOURCE
 from core.types import Button, Link, Recipient, Reply
 from storage.demo import DEMO_SOURCE
 from storage.models import ContactRequest, Person, RequestState
@@ -34,6 +35,19 @@ def contact(ctx: Context, args: dict[str, Any]) -> list[Reply]:
     if not person.contacts_open:
         ctx.fail(t("{name} does not take contact requests.", name=name))
     account = introductions.account_of(ctx.session, person.id)
+    if account is None and person.source == CAPX_SOURCE and person.username:
+        return [
+            ctx.reply(
+                paragraphs=[
+                    t(
+                        "{name} is on the Capacity Exchange but not in chat yet: you can "
+                        "write to them from their profile there.",
+                        name=name,
+                    )
+                ],
+                links=[Link(t("Profile on the Capacity Exchange"), capx_link(person.username))],
+            )
+        ]
     if account is None:
         ctx.fail(t("{name} has no chat account I can reach.", name=name))
     message = args.get("message")

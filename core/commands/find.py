@@ -13,6 +13,7 @@ from core.context import Context
 from core.i18n import N_
 from core.registry import Command, Kind, Param
 from core.services import matching, profiles
+from core.services.capx import SOURCE as CAPX_SOURCE
 from core.services.matching import Fit, Match, Query, Seeker
 from core.services.places import territory_name
 from core.types import Button, Item, Reply
@@ -81,6 +82,8 @@ def explain(ctx: Context, match: Match, *, near: bool = False) -> str:
         reasons.append(
             t.plural("already helping {n} person", "already helping {n} people", match.load)
         )
+    if match.source == CAPX_SOURCE:
+        reasons.append(t("on the Capacity Exchange, not yet in chat"))
     return " · ".join(reasons)
 
 

@@ -14,7 +14,8 @@ from core.context import Context
 from core.i18n import N_
 from core.parsing import normalize
 from core.registry import Command, Kind, Param, Where
-from core.services import profiles
+from core.services import capx, profiles
+from core.services.capx import SOURCE as CAPX_SOURCE
 from core.services.places import territory_name
 from core.types import Button, Item, Link, Reply
 from storage.demo import DEMO_SOURCE
@@ -79,10 +80,13 @@ def render(ctx: Context, person: Person) -> Reply:
     paragraphs = [person.about] if person.about else []
     if not items and not paragraphs:
         paragraphs.append(t("Nothing here yet."))
+    if person.source == CAPX_SOURCE:
+        paragraphs.append(t("From the Capacity Exchange; not in chat yet."))
     on_capx = person.username and person.source != DEMO_SOURCE
     links = (
         [Link(t("Profile on the Capacity Exchange"), capx_link(person.username))] if on_capx else []
     )
+    links += [Link(label, address) for label, address in capx.links_of(person)]
     title = ctx.t.isolate(person.display_name)
     if person.username and not _words(person.username) <= _words(person.display_name):
         title += f" · {ctx.t.isolate(person.username)}"

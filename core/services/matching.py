@@ -109,6 +109,8 @@ class Match:
     person_id: int
     display_name: str
     username: str | None
+    source: str
+    """Where the profile was made (``Person.source``): ``capx`` for one mirrored from CapX."""
     territory_code: str | None
     organization_id: int | None
     fit: Fit
@@ -693,6 +695,7 @@ _PEOPLE = (
         Person.id,
         Person.display_name,
         Person.username,
+        Person.source,
         Person.territory_code,
         Person.organization_id,
         Person.last_active_at,
@@ -754,6 +757,7 @@ def _explain(
                 person_id=person.id,
                 display_name=person.display_name,
                 username=person.username,
+                source=person.source,
                 territory_code=person.territory_code,
                 organization_id=person.organization_id,
                 fit=fit,
