@@ -14,6 +14,9 @@ import sys
 
 USAGE = 2
 TROUBLE = 1
+CAPX_PHASES = ("capacities", "territories", "organizations", "profiles", "events")
+"""The phases of a CapX sync, in order (named here, and not in :mod:`bots.capx`, so that
+the help needs no import)."""
 
 
 def _common() -> argparse.ArgumentParser:
@@ -67,6 +70,26 @@ def build_parser() -> argparse.ArgumentParser:
         "import", parents=[common], help="import the events of an .ics address or file, now"
     )
     feed.add_argument("source", metavar="URL|FILE", help="an https:// address or a file path")
+
+    capx = commands.add_parser(
+        "capx", parents=[common], help="the mirror of the Capacity Exchange's directory"
+    )
+    capx_commands = capx.add_subparsers(dest="capx_command", required=True, metavar="ACTION")
+    sync = capx_commands.add_parser(
+        "sync", parents=[common], help="bring the mirror up to date with CapX, now"
+    )
+    sync.add_argument(
+        "phases",
+        nargs="*",
+        metavar="PHASE",
+        help=f"what to sync: {', '.join(CAPX_PHASES)} (default: all, in that order)",
+    )
+    sync.add_argument(
+        "--full",
+        action="store_true",
+        help="read every profile and remove those gone from CapX (otherwise only changes)",
+    )
+    capx_commands.add_parser("status", parents=[common], help="how fresh the mirror is")
 
     chat = commands.add_parser("console", parents=[common], help="chat with the bot in a terminal")
     chat.add_argument(

@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapters import console
-from bots import database, feeds
+from bots import capx, database, feeds
 from bots.cli import TROUBLE, USAGE, configure_logging, say
 from bots.config import Config, ConfigError, load, read
 from bots.config import check as check_tables
@@ -138,12 +138,18 @@ def _run(args: argparse.Namespace, config: Config, target: Target, engine: Engin
         try:
             adapters = build_adapters(config, core, os.environ)
             events = config.sections["events"]
-            scheduler = Scheduler(core, events["feeds"], events["refresh_minutes"])
+            capx_settings = capx.CapxSettings.from_section(config.sections["capx"])
+            scheduler = Scheduler(core, events["feeds"], events["refresh_minutes"], capx_settings)
             background = [Router(core, adapters).run(), scheduler.run()]
             ended = asyncio.run(run_adapters(adapters, background))
         finally:
             core.close()
         return TROUBLE if none_could_serve(ended) else 0
+    if args.command == "capx":
+        if not seeded:
+            say(f"the database {target.shown} {UNSEEDED}")
+            return TROUBLE
+        return _capx(args, _core(engine, config), config)
     if args.command == "events":
         if not seeded:
             say(f"the database {target.shown} {UNSEEDED}")
@@ -157,6 +163,33 @@ def _core(engine: Engine, config: Config) -> Core:
     return Core(engine, limits=config.limits, lease=lease)
 
 
+def _capx(args: argparse.Namespace, core: Core, config: Config) -> int:
+    """``capx-bot capx sync [PHASE ...] [--full]`` (a line per phase, what it did) and
+    ``capx-bot capx status``."""
+    settings = capx.CapxSettings.from_section(config.sections["capx"])
+    try:
+        if args.capx_command == "status":
+            print("\n".join(capx.status_lines(core, settings)))
+            return 0
+        unknown = [phase for phase in args.phases if phase not in capx.PHASES]
+        if unknown:
+            say(f"capx sync: no phase {unknown[0]!r}; the phases: {', '.join(capx.PHASES)}")
+            return USAGE
+        phases = tuple(phase for phase in capx.PHASES if phase in args.phases) or capx.PHASES
+        mirror = capx.Mirror(core, settings, capx.Progress(sys.stderr))
+        try:
+            done = asyncio.run(mirror.sync(phases, full=args.full))
+        except capx.CapxProblem as problem:
+            say(f"cannot sync from CapX: {problem}")
+            return TROUBLE
+        for phase, what in done.items():
+            print(f"{phase}: {what}")
+        print(f"({mirror.requests} requests to {settings.base_url})")
+        return 0
+    finally:
+        core.close()
+
+
 def _import_events(core: Core, source: str) -> int:
     """``capx-bot events import URL|FILE``: one line saying what changed, or why not."""
     try:
@@ -166,10 +199,7 @@ def _import_events(core: Core, source: str) -> int:
         return TROUBLE
     finally:
         core.close()
-    print(
-        f"events added: {synced.added}, changed: {synced.changed}, removed: {synced.removed}"
-        + (f", skipped (unreadable): {synced.skipped}" if synced.skipped else "")
-    )
+    print(synced)
     return 0
 
 

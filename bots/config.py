@@ -60,6 +60,10 @@ def _matches(pattern: str) -> Callable[[Any], bool]:
     return lambda value: isinstance(value, str) and compiled.fullmatch(value) is not None
 
 
+def _is_page_size(value: Any) -> bool:
+    return _is_whole(value) and 0 < value <= 1000
+
+
 def _is_address(value: Any) -> bool:
     if not isinstance(value, str):
         return False
@@ -184,10 +188,25 @@ SCHEMA: dict[str, Section] = {
         }
     ),
     "delivery": Section({"lease_seconds": Key(POSITIVE_WHOLE, 60)}),
+    "capx": Section(
+        {
+            "enabled": Key(FLAG, False),
+            "base_url": Key(WEB_ADDRESS, "https://capx-backend.toolforge.org"),
+            "translations_url": Key(HTTPS_ADDRESS, "https://metabase.wikibase.cloud/query/sparql"),
+            "languages": Key(TEXTS, []),
+            "contact": Key(NAME, needed=True),
+            "page_size": Key(Kind("a whole number from 1 to 1000", _is_page_size), 100),
+            "timeout_seconds": Key(POSITIVE, 20),
+            "retries": Key(WHOLE, 4),
+            "backoff_seconds": Key(POSITIVE, 2),
+            "incremental_minutes": Key(POSITIVE_WHOLE, 10),
+            "reconcile_hours": Key(POSITIVE_WHOLE, 24),
+        }
+    ),
 }
 """Every section a configuration file may have, and every key of each."""
 
-PASSED_SECTIONS = ("console", "telegram", "matrix", "discord", "events", "delivery")
+PASSED_SECTIONS = ("console", "telegram", "matrix", "discord", "events", "delivery", "capx")
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """The periodic jobs (APScheduler 3.x): the core's housekeeping (reminders coming within the
-horizon, introductions left unanswered) and the event feeds. With several processes on one
-PostgreSQL database, only the holder of an advisory lock schedules; each job is safe to run
-twice anyway. Sending is not a job here: every process's router sends, claiming messages
-with ``FOR UPDATE SKIP LOCKED``."""
+horizon, introductions left unanswered), the event feeds and the CapX sync. With several
+processes on one PostgreSQL database, only the holder of an advisory lock schedules; each
+job is safe to run twice anyway. Sending is not a job here: every process's router sends,
+claiming messages with ``FOR UPDATE SKIP LOCKED``."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Connection, Engine, text
 
 from bots import feeds
+from bots.capx import CapxSettings, Jobs
 from core.dispatch import Core
 from core.logs import describe
 
@@ -29,10 +30,17 @@ LOCK_KEY = 0x43617058  # "CapX"
 class Scheduler:
     """Runs the periodic jobs while this process leads; :meth:`run` until cancelled."""
 
-    def __init__(self, core: Core, feeds: list[str], refresh_minutes: int) -> None:
+    def __init__(
+        self,
+        core: Core,
+        feeds: list[str],
+        refresh_minutes: int,
+        capx: CapxSettings | None = None,
+    ) -> None:
         self.core = core
         self.feeds = feeds
         self.refresh_minutes = refresh_minutes
+        self.capx = Jobs(core, capx) if capx is not None and capx.enabled else None
 
     async def run(self) -> None:
         connection = await self._lead()
@@ -42,6 +50,13 @@ class Scheduler:
         jobs.add_job(self.housekeeping, "interval", seconds=HOUSEKEEPING_SECONDS, **options)
         if self.feeds:
             jobs.add_job(self.refresh, "interval", minutes=self.refresh_minutes, **options)
+        if self.capx is not None:
+            minutes = self.capx.settings.incremental_minutes
+            first = {**options, "next_run_time": now + timedelta(minutes=minutes)}
+            jobs.add_job(self.capx_incremental, "interval", minutes=minutes, **first)
+            hours = self.capx.settings.reconcile_hours
+            due = {**options, "next_run_time": await self.capx.next_reconcile()}
+            jobs.add_job(self.capx_reconcile, "interval", hours=hours, **due)
         jobs.start()
         try:
             await asyncio.Event().wait()
@@ -80,6 +95,14 @@ class Scheduler:
     async def refresh(self) -> None:
         with _stops_quietly():
             await feeds.refresh(self.core, self.feeds)
+
+    async def capx_incremental(self) -> None:
+        with _stops_quietly():
+            await self.capx.incremental()
+
+    async def capx_reconcile(self) -> None:
+        with _stops_quietly():
+            await self.capx.reconcile()
 
 
 @contextlib.contextmanager
