@@ -51,6 +51,7 @@ bench: $(BIN)/.installed-test
 	$(BIN)/python -m bench.matrix
 	$(BIN)/python -m bench.reminders
 	$(BIN)/python -m bench.discord
+	$(BIN)/python -m bench.capx_sync
 
 # Refreshes both locks to the newest versions pyproject.toml allows. They are made from PyPI
 # alone: pip's configuration files (local mirrors) and find-links are left out, so the hashes
