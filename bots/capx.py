@@ -108,6 +108,7 @@ class Client:
         self.requests = 0
         self._http = httpx.AsyncClient(
             timeout=settings.timeout_seconds,
+            follow_redirects=True,
             headers={"User-Agent": user_agent(settings.contact), "Accept": "application/json"},
         )
 

@@ -36,6 +36,9 @@ from tests.conftest import NOW
 
 ADDRESS = "hidden.person@example.org"
 
+core = pytest.fixture(lambda core_on_every_backend: core_on_every_backend)
+"""These tests run on SQLite and PostgreSQL."""
+
 
 @pytest.fixture
 async def server() -> AsyncIterator[CapxServer]:

@@ -212,14 +212,14 @@ def read_profile(record: Any) -> Profile:
     if not isinstance(record, Mapping) or not isinstance(record.get("user"), Mapping):
         raise Unreadable("not a profile")
     try:
-        username = without_addresses(_text(record["user"]["username"]))[:255]
+        username = " ".join(without_addresses(_text(record["user"]["username"])).split())[:255]
         updated_at = _time(record["last_update"])
         capx_id = _whole(record["id"])
     except (KeyError, ValueError, TypeError) as error:
         raise Unreadable(str(error)) from None
     if not username:
         raise Unreadable("no username")
-    display = without_addresses(_optional(record, "display_name", _text, ""))
+    display = " ".join(without_addresses(_optional(record, "display_name", _text, "")).split())
     about = without_addresses(_optional(record, "about", _text, ""))
     languages = []
     for each in _optional(record, "language", lambda v: v if isinstance(v, list) else [], []):
