@@ -136,6 +136,7 @@ async def test_a_sync_mirrors_profiles_with_their_capacities_languages_and_place
     seeker = Chat(core, "Seeker")
     found = seeker.ask("find 37")
     assert "Ana" in found and "on the Capacity Exchange, not yet in chat" in found
+    assert "https://capx.toolforge.org/profile/Ana_Example" in found
     shown = seeker.ask('profile "Ana Example"')
     assert "From the Capacity Exchange; not in chat yet." in shown
     assert "https://capx.toolforge.org/profile/Ana_Example" in shown

@@ -8,7 +8,7 @@ from typing import Any
 from sqlmodel import select
 
 from core.arguments import ANY_LANGUAGE
-from core.commands.profile import LEVEL_NAMES, name_to_find
+from core.commands.profile import LEVEL_NAMES, capx_link, name_to_find
 from core.context import Context
 from core.i18n import N_
 from core.registry import Command, Kind, Param
@@ -16,7 +16,7 @@ from core.services import matching, profiles
 from core.services.capx import SOURCE as CAPX_SOURCE
 from core.services.matching import Fit, Match, Query, Seeker
 from core.services.places import territory_name
-from core.types import Button, Item, Reply
+from core.types import Button, Item, Link, Reply
 from storage.models import USABLE_LEVELS, Person, PersonCapacity, Relation, Territory
 
 PEERS_PER_CAPACITY = 3
@@ -111,6 +111,14 @@ def _matches_reply(
         if about is not None:
             label = ctx.t("Ask {name}", name=match.display_name)
             choices.append(Button(label, f"contact {name} about {about}"))
+    on_capx = [
+        Link(
+            ctx.t("{name} on the Capacity Exchange", name=ctx.t.isolate(m.display_name)),
+            capx_link(m.username),
+        )
+        for m in matches
+        if m.source == CAPX_SOURCE and m.username
+    ]
     return ctx.reply(
         title=title,
         items=[
@@ -118,6 +126,7 @@ def _matches_reply(
             for n, m in enumerate(matches)
         ],
         buttons=choices,
+        links=on_capx,
     )
 
 
