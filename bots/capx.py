@@ -63,6 +63,8 @@ MAX_WAIT = 300.0
 MAX_CHECKS = 1_000
 """Mirrored profiles asked for by id, at most, at the end of one reconcile."""
 RETRIED = {429, 500, 502, 503, 504}
+REFERENCE_PAGE = 1000
+"""The page size of the short lists (capacities, territories, organizations, events)."""
 
 
 class CapxProblem(Exception):
@@ -180,13 +182,18 @@ class Client:
         return response.status_code, bytes(data), float(wait) if wait.isdigit() else None
 
     async def pages(
-        self, path: str, params: dict[str, Any] | None = None, offset: int = 0
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        offset: int = 0,
+        page_size: int | None = None,
     ) -> AsyncIterator[tuple[int, int, list[Any]]]:
         """Each page of the list at ``path`` from ``offset``: (its offset, the list's
         count, its results)."""
         first_count: int | None = None
+        page_size = page_size or self.settings.page_size
         while True:
-            query = {**(params or {}), "limit": self.settings.page_size, "offset": offset}
+            query = {**(params or {}), "limit": page_size, "offset": offset}
             page = await self.get(path, query)
             if not isinstance(page, dict) or not isinstance(page.get("results"), list):
                 raise CapxProblem(f"{path} answered with something that is not a page")
@@ -197,12 +204,14 @@ class Client:
             offset += len(results)
             if not results or not page.get("next"):
                 return
-            if offset > min(MAX_ITEMS, 2 * first_count + 10 * self.settings.page_size):
+            if offset > min(MAX_ITEMS, 2 * first_count + 10 * page_size):
                 raise CapxProblem(f"{path} never ends (past {offset:,} items)")
 
     async def whole(self, path: str) -> list[Any]:
-        """Every item of the list at ``path``."""
-        return [item async for _, _, results in self.pages(path) for item in results]
+        """Every item of the short list at ``path``, in pages of :data:`REFERENCE_PAGE`: one
+        page, as a rule, since CapX orders these lists by nothing that pages would keep."""
+        pages = self.pages(path, page_size=max(self.settings.page_size, REFERENCE_PAGE))
+        return [item async for _, _, results in pages for item in results]
 
 
 class Progress:
@@ -287,8 +296,13 @@ class Mirror:
         return f"{territories}; languages: {spoken}"
 
     async def organizations(self, client: Client) -> str:
+        # CapX shows an anonymous reader only the organizations that have a manager; the
+        # others are known by their names alone.
         records = await client.whole("/organizations/")
-        return str(await self.core.in_database(capx.apply_organizations, records))
+        names = await client.get("/list/affiliation/")
+        listed = await self.core.in_database(capx.apply_organizations, records)
+        named = await self.core.in_database(capx.apply_affiliation_names, names)
+        return f"{listed}; by name alone: {named}"
 
     async def events(self, client: Client) -> str:
         records = await client.whole("/events/")

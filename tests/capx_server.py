@@ -10,8 +10,9 @@ shapes of the real backend (Release 2.2.27, a Django REST Framework app):
   as the backend's ``PAGE_SIZE``);
 - ``/users/`` lists active profiles only, sorts by ``ordering=[-]last_update``, and filters
   by ``skills_known``/``skills_available``/``skills_wanted`` with django-filter's 400s;
-- ``/users/<id>/`` is one profile; ``/list/skills/`` and ``/list/language/`` are
-  ``{"<id>": value}`` maps;
+- ``/organizations/`` lists, as to an anonymous reader, only those that have a manager;
+- ``/users/<id>/`` is one profile; ``/list/skills/``, ``/list/language/`` and
+  ``/list/affiliation/`` (every organization) are ``{"<id>": value}`` maps;
 - ``/sparql`` stands in for Metabase's SPARQL endpoint, answering the labels of the
   ``"Q…"`` items quoted in the query in the languages quoted in it (nothing is parsed).
 
@@ -341,9 +342,13 @@ class CapxServer:
             "/users/": self._users,
             "/list/skills/": self._skill_items,
             "/list/language/": self._language_names,
+            "/list/affiliation/": self._affiliation_names,
         }
         if path in lists:
             listed = [record for _, record in sorted(lists[path].items())]
+            if path == "/organizations/":
+                # What an anonymous reader is shown: the organizations that have a manager.
+                listed = [record for record in listed if record.get("managers")]
 
             async def whole_list(request: web.Request) -> web.Response:
                 return self._page(request, listed)
@@ -409,6 +414,10 @@ class CapxServer:
 
     async def _skill_items(self, request: web.Request) -> web.Response:
         return _json({str(k): s["skill_wikidata_item"] for k, s in sorted(self.skills.items())})
+
+    async def _affiliation_names(self, request: web.Request) -> web.Response:
+        names = sorted(self.organizations.items())
+        return _json({str(number): o.get("display_name") for number, o in names})
 
     async def _language_names(self, request: web.Request) -> web.Response:
         return _json({str(number): name for number, name in sorted(self.languages.items())})
@@ -579,7 +588,7 @@ def sample_directory(server: CapxServer) -> None:
     skills and a few children (with English labels, and Brazilian Portuguese for two, on
     ``/sparql``), the eight Wikimedia regions (ids 1 to 8, acronym None or "") and six
     countries in them, six languages, three organizations (Wikigrannies User Group with no
-    acronym) and two events that have ended. No profiles."""
+    acronym and no manager) and two events that have ended. No profiles."""
     for number, (qid, name, description) in ROOT_SKILLS.items():
         server.skills[number] = {"id": number, "skill_wikidata_item": qid, "skill_type": None}
         server.labels[qid] = {"en": (name, description)}
@@ -613,8 +622,10 @@ def sample_directory(server: CapxServer) -> None:
             36: "Arabic",
         }
     )
-    server.add_organization("Wikimedia Argentina", "AR", id=2, territory=[19])
-    server.add_organization("Wikimedia Portugal", "PT", id=27, territory=[205], events=[2])
+    server.add_organization("Wikimedia Argentina", "AR", id=2, territory=[19], managers=[88])
+    server.add_organization(
+        "Wikimedia Portugal", "PT", id=27, territory=[205], events=[2], managers=[91]
+    )
     server.add_organization("Wikigrannies User Group", None, id=143, type=2, events=[1])
     server.add_event(
         "Intro to Leadership for newcomers",

@@ -83,7 +83,7 @@ class Applied:
     removed: int = 0
     skipped: int = 0
     taken: int = 0
-    """Profiles left out because their username is someone else's here."""
+    """Profiles left out because their username is a chat profile's here."""
     unmapped: Counter[str] = field(default_factory=Counter)
     """References that name nothing here (``territory``, ``capacity``...), by kind."""
 
@@ -314,11 +314,14 @@ def apply_profiles(
         if person is not None and person.capx_updated_at == profile.updated_at:
             applied.unchanged += 1
             continue
-        holder = holders.get(profile.username, capx_id)
-        if holder != capx_id:
-            log.warning("CapX profile %d: its username belongs to another profile here", capx_id)
-            applied.taken += 1
-            continue
+        if profile.username in holders and holders[profile.username] != capx_id:
+            if holders[profile.username] is None:
+                log.warning("CapX profile %d: its username is a chat profile's here", capx_id)
+                applied.taken += 1
+                continue
+            # A username is one account's at CapX: the profile here that had it (an account
+            # deleted and made again) holds it no more, until its next change or removal.
+            _release(session, profile.username)
         person = person or Person(capx_id=capx_id, source=SOURCE, created_at=now)
         _fill(person, profile, maps, applied)
         person.capx_seen_at = seen_at or person.capx_seen_at or now
@@ -330,6 +333,11 @@ def apply_profiles(
         _rewrite_relations(session, written, existing | _ids_of(session, written), maps, applied)
     applied.written = len(written)
     return applied, newest
+
+
+def _release(session: Session, username: str) -> None:
+    query = update(Person).where(Person.source == SOURCE, Person.username == username)
+    session.execute(query.values(username=None))
 
 
 def _ids_of(session: Session, profiles: Mapping[int, Profile]) -> dict[int, Person]:
@@ -609,6 +617,31 @@ def apply_organizations(session: Session, records: Iterable[Any]) -> Applied:
         session.add(organization)
         by_id[capx_id] = by_acronym[fields["acronym"].casefold()] = organization
         applied.written += 1
+    session.flush()
+    return applied
+
+
+def apply_affiliation_names(session: Session, names: Any) -> Applied:
+    """Give the CapX ids of ``/list/affiliation/`` (CapX id -> English name, every
+    organization) to ours of the same name that have none yet."""
+    applied = Applied()
+    if not isinstance(names, Mapping):
+        applied.skipped += 1
+        return applied
+    stored = list(session.exec(select(Organization)))
+    mapped = {o.capx_id for o in stored if o.capx_id is not None}
+    unmapped = {o.name.casefold(): o for o in stored if o.capx_id is None}
+    for key, name in names.items():
+        if not (isinstance(key, str) and key.isdigit() and isinstance(name, str)):
+            applied.skipped += 1
+        elif int(key) in mapped:
+            applied.unchanged += 1
+        elif (organization := unmapped.pop(name.strip().casefold(), None)) is not None:
+            organization.capx_id = int(key)
+            session.add(organization)
+            applied.written += 1
+        else:
+            applied.unmapped["organization"] += 1
     session.flush()
     return applied
 
