@@ -12,7 +12,8 @@ source when that answers), ``territories`` (and languages), ``organizations``, `
 and ``events``. Profiles come in two ways:
 
 - the *incremental* sync reads ``/users/`` newest first (``-last_update``) down to the
-  newest change it had already read, and writes what changed;
+  newest change it had already read, and writes what changed; when CapX then lists fewer
+  profiles than are mirrored (a closed account leaves no change to read), a reconcile;
 - the *reconcile* reads the whole list oldest first, page by page, keeping where it is in
   ``sync_state`` in the same transaction as each page, so that an interrupted one goes on
   from there; then each mirrored profile it did not see is asked for by id, and removed
@@ -325,7 +326,9 @@ class Mirror:
         maps = await self.core.in_database(capx.Maps.load)
         total = capx.Applied()
         newest = cursor
-        async for _, _, results in client.pages("/users/", {"ordering": "-last_update"}):
+        listed = None
+        async for _, count, results in client.pages("/users/", {"ordering": "-last_update"}):
+            listed = count if listed is None else listed
             fresh = [record for record in results if _newer(record, cursor)]
             applied, read_newest = await self.core.in_database(
                 capx.apply_profiles, fresh, maps, self.core.clock()
@@ -336,7 +339,14 @@ class Mirror:
                 break
         now = self.core.clock()
         await self.core.in_database(write_cursor, CURSOR, newest.isoformat(), now)
-        return f"{total} (changes since {cursor:%Y-%m-%d %H:%M} UTC)"
+        done = f"{total} (changes since {cursor:%Y-%m-%d %H:%M} UTC)"
+        # A profile gone from CapX (an account closed or made inactive) leaves no change to
+        # read: CapX then lists fewer than are mirrored here, and a reconcile finds which.
+        if listed is not None and listed < await self.core.in_database(capx.mirrored_profiles):
+            done += "; CapX lists fewer profiles than are mirrored: " + await self._reconcile(
+                client, None
+            )
+        return done
 
     async def _reconcile(self, client: Client, crawl: dict[str, Any] | None) -> str:
         if crawl is None:
