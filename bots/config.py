@@ -88,6 +88,16 @@ SNOWFLAKES = Kind(
         and all(isinstance(each, str) and each.isascii() and each.isdigit() for each in value)
     ),
 )
+LANGUAGE_CODES = Kind(
+    'a list of language codes, such as ["en", "pt-br"]',
+    lambda value: (
+        isinstance(value, list)
+        and all(
+            isinstance(each, str) and re.fullmatch(r"[a-z]{2,3}(-[a-z0-9]{2,8})*", each)
+            for each in value
+        )
+    ),
+)
 ENV_NAME = Kind(
     "the name of an environment variable (letters, digits and _)",
     _matches(r"[A-Za-z_][A-Za-z0-9_]*"),
@@ -193,7 +203,7 @@ SCHEMA: dict[str, Section] = {
             "enabled": Key(FLAG, False),
             "base_url": Key(WEB_ADDRESS, "https://capx-backend.toolforge.org"),
             "translations_url": Key(HTTPS_ADDRESS, "https://metabase.wikibase.cloud/query/sparql"),
-            "languages": Key(TEXTS, []),
+            "languages": Key(LANGUAGE_CODES, []),
             "contact": Key(NAME, needed=True),
             "page_size": Key(Kind("a whole number from 1 to 1000", _is_page_size), 100),
             "timeout_seconds": Key(POSITIVE, 20),

@@ -138,6 +138,12 @@ def test_every_subcommand_checks_the_configuration_the_same_way(tmp_path):
             'not ["a.org", 2]',
         ),
         ('[console]\nname = ""\n', '[console] name must be a string that is not empty, not ""'),
+        ("[capx]\nenabled = true\n", "[capx] contact is needed when enabled = true"),
+        (
+            '[capx]\nlanguages = ["en", "pt\\" }"]\n',
+            '[capx] languages must be a list of language codes, such as ["en", "pt-br"], '
+            'not ["en", "pt\\" }"]',
+        ),
         (
             '[database]\nurl = "nosuch://x"\n',
             "[database] url nosuch://x: unknown kind of "
