@@ -306,13 +306,31 @@ async def test_records_of_the_wrong_shape_are_skipped_and_the_rest_read(core, se
         contact="not a list",
         about=None,
     )
+    unknown = server.add_profile(
+        "Unknown Ids", territory=[9999], skills_known=[37, 99999], language=[{"id": 777}]
+    )
+    bare = server.add_profile("Bare")
+    for optional in ("display_name", "about", "contact", "language", "territory", "skills_known"):
+        del bare[optional]
     broken = server.add_profile("Broken")
     broken["id"] = "abc"
     done = await Mirror(core, settings_for(server)).sync()
     assert "1 unreadable" in done["profiles"]
+    assert "1 unknown capacity ids" in done["profiles"]
+    assert "1 unknown territory ids" in done["profiles"]
     people = mirrored(core)
-    assert set(people) == {good["id"], odd["id"]}
+    assert set(people) == {good["id"], odd["id"], unknown["id"], bare["id"]}
     assert people[odd["id"]].territory_code is None and people[odd["id"]].about is None
+    assert (
+        people[bare["id"]].display_name == "Bare" and people[unknown["id"]].territory_code is None
+    )
+    with Session(core.engine) as session:
+        held = session.exec(
+            select(PersonCapacity.capacity_code).where(
+                PersonCapacity.person_id == people[unknown["id"]].id
+            )
+        ).scalars()
+        assert set(held) == {37}
 
 
 async def test_a_giant_page_is_read(core, server):
