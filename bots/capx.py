@@ -94,13 +94,13 @@ class CapxSettings:
 
 
 def user_agent(contact: str) -> str:
-    """``capx-bot/0.1.0 (https://...; operator contact) httpx/0.28``."""
+    """``capx-bot/0.1.0 (<the operator's contact>) httpx/0.28``: who asks, and how to reach
+    them, as Wikimedia's User-Agent policy asks."""
     try:
         version = metadata.version("capx-bot")
     except metadata.PackageNotFoundError:
         version = "dev"
-    about = "; ".join(part for part in ("https://github.com/capx-bot/capx-bot", contact) if part)
-    return f"capx-bot/{version} ({about}) httpx/{httpx.__version__}"
+    return f"capx-bot/{version} ({contact}) httpx/{httpx.__version__}"
 
 
 class Client:

@@ -175,6 +175,9 @@ def _capx(args: argparse.Namespace, core: Core, config: Config) -> int:
         if unknown:
             say(f"capx sync: no phase {unknown[0]!r}; the phases: {', '.join(capx.PHASES)}")
             return USAGE
+        if not settings.contact:
+            say("capx sync needs [capx] contact: how CapX's operators can reach you")
+            return USAGE
         phases = tuple(phase for phase in capx.PHASES if phase in args.phases) or capx.PHASES
         mirror = capx.Mirror(core, settings, capx.Progress(sys.stderr))
         try:

@@ -254,7 +254,7 @@ async def test_retries_wait_as_the_server_asks_then_succeed(core, server):
     tries = [seen.path for seen in server.requests if seen.query.get("offset") == "0"]
     assert tries.count("/skill/") == 2 and tries.count("/territory/") == 3
     agent = server.requests[0].user_agent
-    assert agent.startswith("capx-bot/") and "ops@capx-bot.example" in agent
+    assert agent.startswith("capx-bot/") and "(ops@capx-bot.example)" in agent
 
 
 async def test_a_server_that_keeps_failing_is_a_bounded_failure_and_keeps_what_was_synced(
@@ -448,6 +448,13 @@ async def test_the_command_line_syncs_and_says_how_fresh_the_mirror_is(
     assert "profiles mirrored: 3" in out and "profiles: synced 0 min ago" in out
     status, _, err = await run("capx", "sync", "people")
     assert status == 2 and "no phase 'people'" in err
+    config.write_text(f'[capx]\nbase_url = "{server.url}"\n', encoding="utf-8")
+    status, _, err = await run("capx", "sync")
+    assert status == 2 and "needs [capx] contact" in err
+    config.write_text(
+        f'[capx]\nbase_url = "{server.url}"\ntranslations_url = ""\ncontact = "ops"\n',
+        encoding="utf-8",
+    )
     server.fail_next("/skill/", 500, times=100)
     status, _, err = await run("capx", "sync", "capacities")
     assert status == 1 and "cannot sync from CapX" in err and "Traceback" not in err
