@@ -508,3 +508,14 @@ async def test_a_username_taken_here_by_someone_else_skips_that_profile_only(cor
     with Session(core.engine) as session:
         holder = session.exec(select(Person).where(Person.username == "Taken Name")).scalar_one()
     assert holder.source == "chat" and holder.display_name == "Verified here"
+
+
+async def test_a_capx_username_never_hides_a_chat_handle(core, server):
+    victim = Chat(core, "Victim")
+    victim.say("offer 37")
+    victim.say("visible on")
+    server.add_profile("victim", display_name="Not the victim", skills_known=[37])
+    await Mirror(core, settings_for(server)).sync(("profiles",))
+    reader = Chat(core, "Reader")
+    assert "Not the victim" not in reader.ask("profile @victim")
+    assert "Not the victim" in reader.ask("profile victim")

@@ -16,14 +16,17 @@ MAX_NAME = 255
 
 def lookup(session: Session, platform: str, name: str, viewer_id: int | None) -> list[Person]:
     """The people ``name`` may mean, best first: the one whose Wikimedia username, or whose
-    handle or account on ``platform``, it is; else the visible people (and the viewer) whose
-    chat name it is, or begins. One person is an answer; several, a question."""
+    handle or account on ``platform``, it is (the handle first when ``name`` is written as
+    one, ``@name``: a Wikimedia username never hides someone's handle); else the visible
+    people (and the viewer) whose chat name it is, or begins. One person is an answer;
+    several, a question."""
+    as_handle = name.strip().startswith("@")
     name = name.strip().removeprefix("@")
     if not name:
         return []
     folded = name.casefold()
     by_username = session.exec(select(Person).where(func.lower(Person.username) == folded)).first()
-    if by_username is not None:
+    if by_username is not None and not as_handle:
         return [by_username]
     by_handle = session.exec(
         select(Person)
@@ -40,6 +43,8 @@ def lookup(session: Session, platform: str, name: str, viewer_id: int | None) ->
     ).first()
     if by_handle is not None:
         return [by_handle]
+    if by_username is not None:
+        return [by_username]
     seen = or_(Person.discoverable.is_(True), Person.id == viewer_id)
     named = func.lower(Person.display_name)
     exact = session.exec(select(Person).where(seen, named == folded).order_by(Person.id).limit(5))
