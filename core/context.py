@@ -43,8 +43,8 @@ class Context:
     registry: Registry
     t: Translator
     now: datetime
-    person: Person | None
-    """The speaker's person, when they have one; see :meth:`me`."""
+    person_id: int | None
+    """The speaker's person's id, when they have one; see :attr:`person` and :meth:`me`."""
     limits: Limits = field(default_factory=Limits)
     private: bool = field(init=False)
     confirmed: bool = False
@@ -54,6 +54,20 @@ class Context:
     read_as: list[str] = field(default_factory=list)
     """What the arguments were read as, where a near match was accepted ("I read ... as
     ..."); the core tells it with the answer."""
+    _person: Person | None = field(default=None, init=False, repr=False)
+
+    @property
+    def person(self) -> Person | None:
+        """The speaker's person, when they have one, loaded at its first use (most commands
+        that only look things up never need it)."""
+        if self._person is None and self.person_id is not None:
+            self._person = self.session.get(Person, self.person_id)
+        return self._person
+
+    @person.setter
+    def person(self, person: Person | None) -> None:
+        self._person = person
+        self.person_id = person.id if person is not None else None
 
     def __post_init__(self) -> None:
         # An actor who is not a person has no private chat: its answers stay where it spoke.
@@ -81,18 +95,19 @@ class Context:
             self.fail(self.as_yourself())
         if self.person is None:
             self.created_person = True
-            self.person = Person(
+            self._person = Person(
                 display_name=actor.display_name[:255] or actor.account_id[:255],
                 last_active_at=self.now,
                 created_at=self.now,
             )
-            self.session.add(self.person)
+            self.session.add(self._person)
             self.session.flush()
+            self.person_id = self._person.id
             self.session.add(
                 ChatIdentity(
                     platform=actor.platform,
                     account_id=actor.account_id,
-                    person_id=self.person.id,
+                    person_id=self._person.id,
                     handle=actor.handle[:255] if actor.handle else None,
                 )
             )

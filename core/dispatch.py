@@ -18,11 +18,11 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import NoReturn, TypeVar
 
-from sqlalchemy import Engine, and_, bindparam, literal
+from sqlalchemy import Engine, and_, bindparam, literal, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, select
 
@@ -234,11 +234,18 @@ class Core:
         if found is None or param is None or not self.taxonomy:
             return []
         with Session(self.engine) as session:
-            _, person, room, _ = _looked_up(session, actor, conversation, self.clock())
-            t = Translator(_reader_locale(person, actor, room))
+            seen = _looked_up(session, actor, conversation, self.clock())
+            t = Translator(_reader_locale(seen, actor))
             incoming = Incoming(actor, conversation, found.name)
             ctx = Context(
-                incoming, found, session, self.reference, self.registry, t, self.clock(), person
+                incoming,
+                found,
+                session,
+                self.reference,
+                self.registry,
+                t,
+                self.clock(),
+                seen.person_id,
             )
             return arguments.complete(ctx, param, clean(text)[:MAX_INPUT])
 
@@ -286,14 +293,15 @@ class Core:
         actor = incoming.actor
         conversation = incoming.conversation
         now = self.clock()
-        identity, person, room, waiting = _looked_up(session, actor, conversation, now)
-        if identity is not None and person is not None:
-            _refresh(identity, person, actor, now)
-        if room is not None and conversation.title and room.title != conversation.title:
-            room.title = conversation.title[:255]
-        locale = _reader_locale(person, actor, room)
+        seen = _looked_up(session, actor, conversation, now)
+        if seen.identity_id is not None and seen.person_id is not None:
+            _refresh(session, seen, actor, now)
+        title = conversation.title[:255] if conversation.title else None
+        if seen.room_id is not None and title and seen.room_title != title:
+            session.execute(update(Room).where(Room.id == seen.room_id).values(title=title))
+        locale = _reader_locale(seen, actor)
         t = Translator(locale)
-        if waiting:
+        if seen.waiting:
             outbox.wake(session, actor.platform, actor.account_id, now)
             self._queued = True
 
@@ -328,7 +336,15 @@ class Core:
                 self._bound(session, self._unknown(t, command_name, arguments_text), actor, now)
             ]
         ctx = Context(
-            incoming, command, session, self.reference, self.registry, t, now, person, self.limits
+            incoming,
+            command,
+            session,
+            self.reference,
+            self.registry,
+            t,
+            now,
+            seen.person_id,
+            self.limits,
         )
         ctx.confirmed = confirmed
         if command.where is Where.GROUP and incoming.conversation.is_direct:
@@ -459,7 +475,19 @@ def _anonymous_may_run(command: Command) -> bool:
 
 _ONE_ROW = select(literal(1).label("one")).subquery()
 _SEEN = (
-    select(ChatIdentity, Person, Room, outbox.WAITING.label("waiting"))
+    select(
+        ChatIdentity.id.label("identity_id"),
+        ChatIdentity.handle,
+        Person.id.label("person_id"),
+        Person.display_name,
+        Person.source,
+        Person.locale.label("person_locale"),
+        Person.last_active_at,
+        Room.id.label("room_id"),
+        Room.title.label("room_title"),
+        Room.locale.label("room_locale"),
+        outbox.WAITING.label("waiting"),
+    )
     .select_from(_ONE_ROW)
     .outerjoin(
         ChatIdentity,
@@ -474,15 +502,36 @@ _SEEN = (
     )
 )
 """The actor's identity and person, the room's settings and whether the outbox holds
-messages for the actor: everything a command needs first, in one statement."""
+messages for the actor: everything a command needs first, in one statement, read as a row
+(a command that needs the person loads it, :attr:`Context.person`)."""
 SEEN_WITHIN = timedelta(hours=1)
 """How stale a person's last activity may be before a command writes it anew (it counts in
 days)."""
 
 
-def _looked_up(
-    session: Session, actor: Actor, conversation: Conversation, now: datetime
-) -> tuple[ChatIdentity | None, Person | None, Room | None, bool]:
+@dataclass(frozen=True)
+class _Seen:
+    """What :data:`_SEEN` read: ids, and the few columns every command reads first."""
+
+    identity_id: int | None
+    handle: str | None
+    person_id: int | None
+    display_name: str | None
+    source: str | None
+    person_locale: str | None
+    last_active_at: datetime | None
+    room_id: int | None
+    room_title: str | None
+    room_locale: str | None
+    waiting: bool
+
+    @property
+    def locale_hints(self) -> tuple[str | None, str | None]:
+        """The person's chosen language and the room's."""
+        return self.person_locale, self.room_locale
+
+
+def _looked_up(session: Session, actor: Actor, conversation: Conversation, now: datetime) -> _Seen:
     """The identity and person behind ``actor``'s account, the room's settings, and whether
     messages wait for the actor (a person or not yet), in one statement; an anonymous actor
     is nobody, and nothing waits for it."""
@@ -493,28 +542,36 @@ def _looked_up(
         "room": conversation.room_id,
         "now": now,
     }
-    identity, person, room, waiting = session.execute(_SEEN, params).one()
+    row = session.connection().execute(_SEEN, params).one()
+    seen = _Seen(**{**row._asdict(), "waiting": bool(row.waiting)})
     if actor.is_anonymous:
-        return None, None, room, False
-    return identity, person, room, bool(waiting)
+        nobody = dict.fromkeys(("identity_id", "handle", "person_id", "display_name"))
+        return replace(seen, **nobody, source=None, person_locale=None, waiting=False)
+    return seen
 
 
-def _refresh(identity: ChatIdentity, person: Person, actor: Actor, now: datetime) -> None:
+def _refresh(session: Session, seen: _Seen, actor: Actor, now: datetime) -> None:
     """The person's handle, chat name and activity brought up to date with what the platform
-    says now (the activity at most every :data:`SEEN_WITHIN`)."""
+    says now (the activity at most every :data:`SEEN_WITHIN`); nothing is written when all
+    is as it was."""
     handle = actor.handle[:255] if actor.handle else None
-    if identity.handle != handle:
-        identity.handle = handle
+    if seen.handle != handle:
+        identity = update(ChatIdentity).where(ChatIdentity.id == seen.identity_id)
+        session.execute(identity.values(handle=handle))
+    changes: dict[str, object] = {}
     name = actor.display_name[:255]
-    if name and person.source == "chat" and person.display_name != name:
-        person.display_name = name
-    if person.last_active_at < now - SEEN_WITHIN:
-        person.last_active_at = now
+    if name and seen.source == "chat" and seen.display_name != name:
+        changes["display_name"] = name
+    if seen.last_active_at is None or seen.last_active_at < now - SEEN_WITHIN:
+        changes["last_active_at"] = now
+    if changes:
+        session.execute(update(Person).where(Person.id == seen.person_id).values(**changes))
 
 
-def _reader_locale(person: Person | None, actor: Actor, room: Room | None) -> str:
+def _reader_locale(seen: _Seen, actor: Actor) -> str:
     """The language to answer in: the person's choice, the platform's hint, the room's."""
-    return negotiate([person and person.locale, actor.locale_hint, room and room.locale])
+    person_locale, room_locale = seen.locale_hints
+    return negotiate([person_locale, actor.locale_hint, room_locale])
 
 
 def _cleaned(incoming: Incoming) -> Incoming:
