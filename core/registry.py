@@ -108,9 +108,10 @@ class Command:
         return " ".join(parts)
 
 
-@dataclass
+@dataclass(eq=False)
 class Registry:
-    """The set of commands, looked up by name or alias."""
+    """The set of commands, looked up by name or alias (one registry equals only itself, so
+    that what is worked out from it can be kept by it)."""
 
     _commands: dict[str, Command] = field(default_factory=dict)
     _names: dict[str, str] = field(default_factory=dict)

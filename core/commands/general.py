@@ -3,26 +3,33 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 
 from babel import Locale
 
 from core.context import Context
 from core.i18n import N_, Translator, best_shipped, shipped_locales
-from core.registry import Command, Kind, Param, Where, Who
+from core.registry import Command, Kind, Param, Registry, Where, Who
 from core.types import Button, Item, Reply
 from storage import chats
+
+
+@lru_cache(maxsize=64)
+def _every_command(registry: Registry, locale: str) -> tuple[Item, ...]:
+    """Each command of ``registry`` with its summary in ``locale`` (the same every time)."""
+    t = Translator(locale)
+    return tuple(Item(f"{c.name} — {t(c.summary)}") for c in registry)
 
 
 def help_(ctx: Context, args: dict[str, Any]) -> Reply:
     name = args.get("command")
     t = ctx.t
     if name is None:
-        items = [Item(f"{c.name} — {t(c.summary)}") for c in ctx.registry]
         return ctx.reply(
             title=t("What I can do"),
             paragraphs=[t("Say “help <command>” to learn more about one of them.")],
-            items=items,
+            items=_every_command(ctx.registry, t.locale),
         )
     command = ctx.registry.get(name.lstrip("/!"))
     if command is None:
