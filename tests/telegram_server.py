@@ -14,6 +14,7 @@ chat) make a message over either one answered as Telegram does, a 429 with ``ret
 from __future__ import annotations
 
 import asyncio
+import bisect
 import itertools
 import json
 import math
@@ -145,8 +146,7 @@ class BotApiServer:
     async def _queue(self, update: dict[str, Any]) -> None:
         assert self._changed is not None
         async with self._changed:
-            self._updates.append(update)
-            self._updates.sort(key=lambda each: each["update_id"])
+            bisect.insort(self._updates, update, key=_update_id)
             self._changed.notify_all()
 
     def fail_next(self, failure: Failure) -> None:
@@ -348,6 +348,10 @@ class BotApiServer:
 
     async def _setWebhook(self, fields: dict[str, Any]) -> bool:
         return True
+
+
+def _update_id(update: dict[str, Any]) -> int:
+    return update["update_id"]
 
 
 def _error(code: int, description: str, parameters: dict | None = None) -> web.Response:
