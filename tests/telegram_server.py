@@ -38,6 +38,8 @@ class Call:
     method: str
     fields: dict[str, Any]
     token: str
+    content_type: str
+    """How its parameters came: ``application/json``, or a form."""
     result: Any = None
     """What the stand-in answered (the sent message), when it succeeded."""
 
@@ -97,6 +99,13 @@ class BotApiServer:
     """The flood limit of each chat; None for none."""
     throttled: Counter[str] = field(default_factory=Counter)
     """Calls refused for a flood limit, by limit: ``overall`` or ``chat``."""
+    answer_delay: float = 0
+    """Seconds each call but getUpdates takes to be answered."""
+    in_flight: int = 0
+    most_in_flight: int = 0
+    """The most calls but getUpdates under way at once."""
+    connections: set[object] = field(default_factory=set)
+    """The client ends of the connections calls but getUpdates came on."""
     url: str = ""
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _history: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -177,23 +186,27 @@ class BotApiServer:
     async def _dispatch(self, request: web.Request) -> web.Response:
         token = request.match_info["token"]
         method = request.match_info["method"]
-        form = await request.post()
-        fields: dict[str, Any] = {}
-        for name, value in form.items():
-            if isinstance(value, web.FileField):
-                fields[name] = {"filename": value.filename, "data": value.file.read()}
-            elif name in JSON_FIELDS:
-                fields[name] = json.loads(value)
-            else:
-                fields[name] = value
+        fields = await _fields(request)
         if token not in self.tokens:
             return _error(401, "Unauthorized")
         handler = getattr(self, f"_{method}", None)
         if handler is None:
             return _error(404, "Not Found")
-        call = Call(method, fields, token)
-        if method != "getUpdates":
-            await self._record(call)
+        call = Call(method, fields, token, request.content_type)
+        if method == "getUpdates":
+            return await self._answer(call, handler)
+        await self._record(call)
+        self.connections.add(request.transport and request.transport.get_extra_info("peername"))
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(self.answer_delay)
+            return await self._answer(call, handler)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, call: Call, handler: Callable) -> web.Response:
+        method, fields = call.method, call.fields
         over = self._over_limit(method, fields)
         if over is not None:
             limit, wait = over
@@ -352,6 +365,29 @@ class BotApiServer:
 
 def _update_id(update: dict[str, Any]) -> int:
     return update["update_id"]
+
+
+async def _fields(request: web.Request) -> dict[str, Any]:
+    """A call's parameters, sent as a JSON body or as a form (the Bot API takes both), in one
+    shape: the objects of ``JSON_FIELDS`` decoded, every other value as the form carries it
+    (a number or flag as its JSON text), an uploaded file as its name and bytes."""
+    if request.content_type == "application/json":
+        body = await request.json()
+        if not isinstance(body, dict):
+            raise web.HTTPBadRequest(text="a JSON body must be an object")
+        return {
+            name: value if name in JSON_FIELDS or isinstance(value, str) else json.dumps(value)
+            for name, value in body.items()
+        }
+    fields: dict[str, Any] = {}
+    for name, value in (await request.post()).items():
+        if isinstance(value, web.FileField):
+            fields[name] = {"filename": value.filename, "data": value.file.read()}
+        elif name in JSON_FIELDS:
+            fields[name] = json.loads(value)
+        else:
+            fields[name] = value
+    return fields
 
 
 def _error(code: int, description: str, parameters: dict | None = None) -> web.Response:

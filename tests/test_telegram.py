@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 
 from adapters.base import AdapterStopped
 from adapters.telegram import TelegramAdapter, TelegramSettings
-from adapters.telegram.adapter import SECRET_HEADER
+from adapters.telegram.adapter import SECRET_HEADER, SENDS_IN_FLIGHT
 from bots.cli import QUIET_LIBRARIES, configure_logging
 from bots.router import Router
 from bots.supervisor import run_adapters
@@ -645,6 +645,19 @@ async def test_a_name_that_looks_like_a_handle_is_never_shown_as_one(core, serve
     assert handles == {str(zed.id): None, str(BEN.id): "@ben"}
 
 
+async def test_calls_go_as_json_a_few_at_once_on_connections_kept_alive(core, server):
+    people = [TelegramUser(2000 + n, f"Person {n}", None, "en") for n in range(30)]
+    async with running(core, server):
+        server.answer_delay = 0.05  # a slow Telegram: answers would pile up without a bound
+        server.connections.clear()
+        for person in people:
+            await server.push(message(person, "/help"))
+        await server.wait_for(lambda s: all(s.sent(chat_id=p.id) for p in people), timeout=20)
+    assert 1 < server.most_in_flight <= SENDS_IN_FLIGHT
+    assert 1 < len(server.connections) <= SENDS_IN_FLIGHT
+    assert {call.content_type for call in server.sent()} == {"application/json"}
+
+
 async def test_a_large_mydata_is_one_document_with_a_one_line_caption(core, server):
     async with running(core, server):
         for n in range(8):
@@ -657,5 +670,6 @@ async def test_a_large_mydata_is_one_document_with_a_one_line_caption(core, serv
     assert "capx-mydata" not in profile.fields["text"]
     assert document.fields["caption"] == "Everything I keep about you, as JSON:"
     assert document.fields["parse_mode"] == "HTML"
+    assert document.content_type == "multipart/form-data"
     exported = json.loads(document.fields["document"]["data"])
     assert len(exported["needs"]) == 8
