@@ -18,10 +18,12 @@ from dataclasses import replace
 import aiohttp
 import pytest
 from sqlmodel import Session, select
+from telegram.error import NetworkError, TimedOut
 
 from adapters.base import AdapterStopped
 from adapters.telegram import TelegramAdapter, TelegramSettings
 from adapters.telegram.adapter import SECRET_HEADER, SENDS_IN_FLIGHT
+from adapters.telegram.request import PooledRequest
 from bots.cli import QUIET_LIBRARIES, configure_logging
 from bots.router import Router
 from bots.supervisor import run_adapters
@@ -656,6 +658,22 @@ async def test_calls_go_as_json_a_few_at_once_on_connections_kept_alive(core, se
     assert 1 < server.most_in_flight <= SENDS_IN_FLIGHT
     assert 1 < len(server.connections) <= SENDS_IN_FLIGHT
     assert {call.content_type for call in server.sent()} == {"application/json"}
+
+
+async def test_a_call_without_an_answer_is_timed_out_and_an_unreachable_one_names_no_token(
+    server,
+):
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        nobody = f"http://127.0.0.1:{closed.getsockname()[1]}/bot"
+    async with PooledRequest(1, timeout=0.2) as request:
+        server.answer_delay = 1
+        with pytest.raises(TimedOut):
+            await request.post(f"{server.url}{TOKEN}/getMe")
+        with pytest.raises(NetworkError) as unreachable:
+            await request.post(f"{nobody}{TOKEN}/getMe")
+    assert not isinstance(unreachable.value, TimedOut)
+    assert TOKEN not in str(unreachable.value) and "127.0.0.1" not in str(unreachable.value)
 
 
 async def test_a_large_mydata_is_one_document_with_a_one_line_caption(core, server):
