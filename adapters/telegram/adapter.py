@@ -221,11 +221,12 @@ class TelegramAdapter:
             raise AdapterStopped(f"unknown mode {settings.mode!r}: use polling or webhook")
         if settings.mode == "webhook" and not (settings.webhook_url and settings.webhook_secret):
             raise AdapterStopped("webhook mode needs webhook_url and a webhook secret")
+        requests = (PooledRequest(SENDS_IN_FLIGHT), PooledRequest(1))
         self.bot = _Bot(
             settings.token,
             base_url=settings.api_url,
-            request=PooledRequest(SENDS_IN_FLIGHT),
-            get_updates_request=PooledRequest(1),
+            request=requests[0],
+            get_updates_request=requests[1],
             rate_limiter=AIORateLimiter(
                 overall_max_rate=settings.overall_max_rate,
                 group_max_rate=settings.group_max_rate,
@@ -234,10 +235,13 @@ class TelegramAdapter:
         )
         try:
             await self.bot.initialize()
-        except InvalidToken:
-            raise AdapterStopped(
-                f"Telegram rejected the bot token in {settings.token_env}"
-            ) from None
+        except BaseException as error:
+            for request in requests:  # PTB shuts down only a bot whose start succeeded
+                await request.shutdown()
+            if isinstance(error, InvalidToken):
+                message = f"Telegram rejected the bot token in {settings.token_env}"
+                raise AdapterStopped(message) from None
+            raise
         try:
             self.username = self.bot.username
             stored = await self.core.in_database(chats.read_cursor, self._cursor_key)

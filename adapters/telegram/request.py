@@ -1,12 +1,13 @@
 """How the adapter's Bot API calls travel: python-telegram-bot's request interface over one
-small httpx pool.
+small aiohttp pool.
 
 PTB's own ``HTTPXRequest`` sends every call as a form, quoting each character of a long text
 in Python, and lets every call in flight take a connection of its pool, which httpcore then
-scans on each request. Here at most ``size`` calls are in flight, each on a kept-alive
-connection of a pool of that size; the others wait their turn (without the pool's deadline).
-Parameters go as one JSON body, which the Bot API accepts for every call but uploads; those
-go as multipart forms.
+scans (a system call per connection) on each request. Here at most ``size`` calls are in
+flight, each on a kept-alive connection of a pool of that size; the others wait their turn
+(without the pool's deadline). aiohttp, which the other adapters use already, parses answers
+in C. Parameters go as one JSON body, which the Bot API accepts for every call but uploads;
+those go as multipart forms.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ import asyncio
 import json
 from typing import Any
 
-import httpx
+import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 UPLOAD_WRITE_SECONDS = 60.0
 """Writing a document may take longer than an ordinary call."""
+JSON = {"Content-Type": "application/json"}
 
 
 class PooledRequest(BaseRequest):
@@ -28,20 +30,24 @@ class PooledRequest(BaseRequest):
     for each of connecting, writing and reading, unless a call says otherwise."""
 
     def __init__(self, size: int, timeout: float = 10.0) -> None:
+        self._size = size
         self._timeout = timeout
         self._slots = asyncio.Semaphore(size)
-        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
-        self._client = httpx.AsyncClient(limits=limits, timeout=timeout)
+        self._session: aiohttp.ClientSession | None = None
 
     @property
     def read_timeout(self) -> float | None:
         return self._timeout
 
     async def initialize(self) -> None:
-        """Nothing to open: connections are made as calls need them."""
+        """Opens the pool (in the running loop); connections are made as calls need them."""
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=self._size, limit_per_host=self._size)
+            self._session = aiohttp.ClientSession(connector=connector, trust_env=False)
 
     async def shutdown(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
 
     async def do_request(
         self,
@@ -54,38 +60,48 @@ class PooledRequest(BaseRequest):
         pool_timeout: Any = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         """One call: its status and body; :class:`TimedOut` or :class:`NetworkError` when no
-        answer came. A timeout left at ``DEFAULT_NONE`` is this request's own; the pool's
-        does not apply, since a call waits for its turn here."""
+        answer came. A timeout left at ``DEFAULT_NONE`` is this request's own, None is none;
+        the pool's does not apply, since a call waits for its turn here. Writing has no
+        timeout of its own in aiohttp, so the whole call gets the sum of the three."""
+        await self.initialize()
+        assert self._session is not None
         uploads = request_data is not None and request_data.contains_files
-        timeout = httpx.Timeout(
-            connect=self._chosen(connect_timeout, self._timeout),
-            read=self._chosen(read_timeout, self._timeout),
-            write=self._chosen(write_timeout, UPLOAD_WRITE_SECONDS if uploads else self._timeout),
-            pool=None,
+        connect = self._chosen(connect_timeout, self._timeout)
+        read = self._chosen(read_timeout, self._timeout)
+        write = self._chosen(write_timeout, UPLOAD_WRITE_SECONDS if uploads else self._timeout)
+        parts = (connect, write, read)
+        timeout = aiohttp.ClientTimeout(
+            total=None if None in parts else sum(parts), sock_connect=connect, sock_read=read
         )
-        content = data = files = headers = None
+        body: bytes | aiohttp.FormData | None = None
+        headers = None
         if request_data is not None and uploads:
-            data, files = request_data.json_parameters, request_data.multipart_data
+            body = _form(request_data)
         elif request_data is not None:
-            content = json.dumps(request_data.parameters).encode()
-            headers = {"Content-Type": "application/json"}
+            body, headers = json.dumps(request_data.parameters).encode(), JSON
         try:
-            async with self._slots:
-                response = await self._client.request(
-                    method,
-                    url,
-                    content=content,
-                    data=data,
-                    files=files,
-                    headers=headers,
-                    timeout=timeout,
-                )
-        except httpx.TimeoutException as error:
+            async with (
+                self._slots,
+                self._session.request(
+                    method, url, data=body, headers=headers, timeout=timeout
+                ) as response,
+            ):
+                return response.status, await response.read()
+        except TimeoutError as error:
             raise TimedOut from error
-        except httpx.HTTPError as error:  # its text may quote the address, and so the token
-            raise NetworkError(f"httpx.{type(error).__name__}") from error
-        return response.status_code, response.content
+        except aiohttp.ClientError as error:  # its text may quote the address, and so the token
+            raise NetworkError(f"aiohttp.{type(error).__name__}") from error
 
     @staticmethod
     def _chosen(given: Any, default: float) -> float | None:
         return default if given is BaseRequest.DEFAULT_NONE else given
+
+
+def _form(request_data: RequestData) -> aiohttp.FormData:
+    """An upload as a multipart form: each parameter JSON-encoded, then the files."""
+    form = aiohttp.FormData()
+    for name, value in request_data.json_parameters.items():
+        form.add_field(name, value)
+    for name, (filename, content, mimetype) in request_data.multipart_data.items():
+        form.add_field(name, content, filename=filename, content_type=mimetype)
+    return form
