@@ -178,10 +178,13 @@ def reference(session, taxonomy, seeker: Seeker, query: Query) -> list[tuple[int
     return sorted(scored, key=lambda pair: (-pair[1], pair[0]))[: query.limit]
 
 
-@pytest.fixture(params=["whole", "in cells"])
+@pytest.fixture(params=["together", "whole", "in cells"])
 def tiers(request, monkeypatch):
-    """Rank small tiers whole, as a small community does, or force the cell-by-cell search
-    that large tiers take by making every tier count as large."""
+    """Rank every tier in one query, as a small community does; or each tier whole, as the
+    small tiers of a large one are; or force the cell-by-cell search that large tiers take by
+    making every tier count as large."""
+    if request.param != "together":
+        monkeypatch.setattr(matching, "FEW_HOLDERS", 0)
     if request.param == "in cells":
         monkeypatch.setattr(matching, "SMALL", 1)
         monkeypatch.setattr(matching, "MANY", 2)

@@ -75,6 +75,8 @@ LOAD_CAP = 6
 
 SMALL = 1000
 """Fewer people than this are ranked whole in one query; more are ranked a cell at a time."""
+FEW_HOLDERS = SMALL
+"""When fewer capacity rows than this give anyone a fit, every tier is ranked in one query."""
 MANY = 3 * SMALL
 """Counting people stops here; a longer list of people is not read through in id order."""
 
@@ -179,13 +181,19 @@ def speaks_any(count: int, person_column: ColumnElement[int]) -> ColumnElement[b
     return exists().where(pl.person_id == person_column, _spoken(count))
 
 
+_TERRITORY = select(Territory.code, Territory.kind, Territory.parent_code).where(
+    Territory.code == bindparam("code")
+)
+
+
 def _region_of(session: Session, territory_code: str | None) -> str | None:
+    """The region ``territory_code`` is (a region) or lies in (a country); None for none."""
     if territory_code is None:
         return None
-    territory = session.get(Territory, territory_code)
-    if territory is None:
+    found = session.connection().execute(_TERRITORY, {"code": territory_code}).first()
+    if found is None:
         return None
-    return territory.code if territory.kind == "region" else territory.parent_code
+    return found.code if found.kind == "region" else found.parent_code
 
 
 @dataclass(frozen=True)
@@ -320,6 +328,14 @@ class _Statements:
         self.affiliate: Group = ("affiliate", person.organization_id == self.organization, True)
         pc = PersonCapacity.__table__.c
         available = pc.relation == Relation.AVAILABLE
+        self.holds = or_(
+            and_(
+                pc.capacity_code == bindparam("capacity"),
+                pc.relation.in_([Relation.AVAILABLE, Relation.KNOWN]),
+            ),
+            and_(pc.capacity_code.in_(_codes("lesser")), available),
+        )
+        """A ``person_capacity`` row that gives its person a fit."""
         fit_of_row = case(
             (and_(pc.capacity_code == bindparam("capacity"), available), int(Fit.OFFERS)),
             (and_(pc.capacity_code.in_(_codes("children")), available), int(Fit.OFFERS_CHILD)),
@@ -329,14 +345,7 @@ class _Statements:
         )
         self.fit = (
             select(func.max(fit_of_row))
-            .where(
-                pc.person_id == person.id,
-                or_(
-                    pc.capacity_code == bindparam("capacity"),
-                    and_(pc.capacity_code.in_(_codes("lesser")), available),
-                ),
-                pc.relation.in_([Relation.AVAILABLE, Relation.KNOWN]),
-            )
+            .where(pc.person_id == person.id, self.holds)
             .scalar_subquery()
         )
         self.offers = exists().where(
@@ -429,6 +438,39 @@ class _Statements:
         ).label("score")
         return select(r.id, score, r.load).order_by(score.desc(), r.id).limit(self.shape.limit)
 
+    @_built_once()
+    def ranked_together(self, any_language: bool) -> Select:
+        """The best people of every tier at once, scored in full: (id, fit, score, load). For
+        when the rows giving anyone a fit are few: it reads all of their people. Everyone
+        shares a language unless ``any_language``."""
+        pc = PersonCapacity.__table__.c
+        person = Person.__table__.c
+        sharing: list[ColumnElement[bool]] = []
+        shared: ColumnElement[int] = literal(0)
+        if self.shared is not None:
+            shared = case((self.shared, SHARED_LANGUAGE), else_=0)
+            sharing = [] if any_language else [self.shared]
+        reasons = (
+            select(
+                person.id,
+                self.fit.label("fit"),
+                (shared + self.geo + self.affiliation + self.active).label("points"),
+                self.load.label("load"),
+            )
+            .where(person.id.in_(select(pc.person_id).where(self.holds)), *self.filters, *sharing)
+            .cte("reasons")
+            .prefix_with("MATERIALIZED")
+        )
+        r = reasons.c
+        score = (
+            r.fit * FIT_WEIGHT
+            + r.points
+            - LOAD_PENALTY * case((r.load > LOAD_CAP, LOAD_CAP), else_=r.load)
+        ).label("score")
+        return (
+            select(r.id, r.fit, score, r.load).order_by(score.desc(), r.id).limit(self.shape.limit)
+        )
+
     @_built_once(
         key=lambda tier, geo, affiliation, active, lead, helping: (
             tier,
@@ -508,7 +550,8 @@ class _Ranking:
 
     The fit outweighs all other reasons together, and a shared language all those left, so the
     candidates fall into tiers (a fit, with or without a shared language) ranked one after the
-    other. A tier whose people are few (holding its capacities, or speaking the seeker's
+    other; in a small community (few capacity rows give anyone a fit), all the tiers together
+    in one query. A tier whose people are few (holding its capacities, or speaking the seeker's
     languages) is ranked whole in one query. A larger one is cut into cells of people alike in
     territory, affiliation and activity. Everyone in a cell who helps nobody yet has the same
     score, so the cell's best are its lowest ids: the database reads the cell in id order and
@@ -599,6 +642,12 @@ class _Ranking:
                 for i, score, load in self.rows(statement, **floor)
             )
 
+        if not self.tiers:
+            return []
+        first_list = self.sql.lists(self.tiers[0])[0][:2]
+        if self.count(("holders", self.sql.holds), first_list) < FEW_HOLDERS:
+            statement = self.sql.ranked_together(self.query.any_language)
+            return [_Ranked(*row) for row in self.rows(statement)]
         for tier in self.tiers:
             cells = self.cells(tier)
             if settled(cells[0][0]):
@@ -704,9 +753,12 @@ _PEOPLE = (
     .outerjoin(Territory, Territory.code == Person.territory_code)
     .where(Person.id.in_(_codes("ids")))
 )
-_HELD = select(
-    PersonCapacity.person_id, PersonCapacity.capacity_code, PersonCapacity.relation
-).where(PersonCapacity.person_id.in_(_codes("ids")))
+_OFFERED = select(PersonCapacity.person_id, PersonCapacity.capacity_code).where(
+    PersonCapacity.person_id.in_(_codes("ids")),
+    PersonCapacity.capacity_code.in_(_codes("lesser")),
+    PersonCapacity.relation == Relation.AVAILABLE,
+)
+"""Which of the capacities that give a lesser fit some people offer."""
 _SPOKEN = (
     select(PersonLanguage.person_id, PersonLanguage.lang, PersonLanguage.level)
     .where(PersonLanguage.person_id.in_(_codes("ids")))
@@ -733,10 +785,11 @@ def _explain(
     people = {row.id: row for row in connection.execute(_PEOPLE, {"ids": ids})}
     # Only a lesser fit names another capacity, which is found among those the person holds.
     lesser = [row.id for row in ranked if row.fit in (Fit.OFFERS_CHILD, Fit.OFFERS_RELATIVE)]
-    capacities: dict[int, list[tuple[int, str]]] = {}
+    offered: dict[int, set[int]] = {}
     if lesser:
-        for row in connection.execute(_HELD, {"ids": lesser}):
-            capacities.setdefault(row.person_id, []).append((row.capacity_code, row.relation))
+        pool = [*taxonomy.descendants(query.capacity), *taxonomy.relatives(query.capacity)]
+        for row in connection.execute(_OFFERED, {"ids": lesser, "lesser": pool}):
+            offered.setdefault(row.person_id, set()).add(row.capacity_code)
     spoken: dict[int, list[tuple[str, str]]] = {}
     for row in connection.execute(_SPOKEN, {"ids": ids}):
         spoken.setdefault(row.person_id, []).append((row.lang, row.level))
@@ -761,7 +814,7 @@ def _explain(
                 territory_code=person.territory_code,
                 organization_id=person.organization_id,
                 fit=fit,
-                via=_via(taxonomy, query.capacity, fit, capacities.get(person.id, [])),
+                via=_via(taxonomy, query.capacity, fit, offered.get(person.id, set())),
                 languages=shared,
                 same_country=anchor is not None and person.territory_code == anchor,
                 same_region=region is not None and person.parent_code == region,
@@ -775,9 +828,9 @@ def _explain(
     return matches
 
 
-def _via(taxonomy: Taxonomy, capacity: int, fit: Fit, held: list[tuple[int, str]]) -> int:
-    """The capacity that gave the candidate their fit: the nearest one in the tree."""
-    offered = [code for code, relation in held if relation == Relation.AVAILABLE]
+def _via(taxonomy: Taxonomy, capacity: int, fit: Fit, offered: set[int]) -> int:
+    """The capacity that gave the candidate their fit: the nearest one in the tree of those
+    they offer (``offered`` holds those of their lesser fit's)."""
     if fit in (Fit.OFFERS, Fit.KNOWS):
         return capacity
     pool = (
