@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NoReturn
 
-from sqlalchemy import bindparam
+from sqlalchemy import Row, bindparam
 from sqlmodel import Session, select
 
 from core.i18n import Translator
@@ -15,13 +15,17 @@ from core.registry import Command, Registry, Where
 from core.services.reference import Reference
 from core.services.taxonomy import Taxonomy
 from core.types import Button, Incoming, Item, Link, Reply
+from storage.db import read
 from storage.models import ChatIdentity, Person
 
 _IDENTITIES = (
-    select(ChatIdentity)
+    select(
+        ChatIdentity.person_id, ChatIdentity.platform, ChatIdentity.account_id, ChatIdentity.handle
+    )
     .where(ChatIdentity.person_id.in_(bindparam("ids", expanding=True)))
     .order_by(ChatIdentity.id)
 )
+"""The chat identities of some people, oldest first, as rows."""
 
 
 class UserError(Exception):
@@ -144,18 +148,19 @@ class Context:
         """The capacity's name in the reader's language, isolated for bidirectional text."""
         return self.t.isolate(self.taxonomy.name(code, self.locale))
 
-    def identity_of(self, person_id: int) -> ChatIdentity | None:
+    def identity_of(self, person_id: int) -> Row | None:
         """A chat identity of ``person_id``, preferring the speaker's platform."""
         return self.identities_of([person_id]).get(person_id)
 
-    def identities_of(self, person_ids: list[int]) -> dict[int, ChatIdentity]:
-        """A chat identity of each of ``person_ids`` who has one, preferring the speaker's
-        platform, then the oldest; in one statement whatever their number."""
+    def identities_of(self, person_ids: list[int]) -> dict[int, Row]:
+        """A chat identity of each of ``person_ids`` who has one (its ``person_id``,
+        ``platform``, ``account_id`` and ``handle``), preferring the speaker's platform, then
+        the oldest; in one statement whatever their number."""
         if not person_ids:
             return {}
         platform = self.incoming.actor.platform
-        found: dict[int, ChatIdentity] = {}
-        for identity in self.session.exec(_IDENTITIES, params={"ids": person_ids}):
+        found: dict[int, Row] = {}
+        for identity in read(self.session, _IDENTITIES, {"ids": person_ids}):
             kept = found.get(identity.person_id)
             if kept is None or (kept.platform != platform and identity.platform == platform):
                 found[identity.person_id] = identity

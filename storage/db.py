@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import CursorResult, Engine, Executable, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
@@ -49,6 +50,14 @@ def _tune_sqlite(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def read(session: Session, statement: Executable, params: Mapping[str, Any]) -> CursorResult:
+    """The rows of ``statement`` (built once, with bound parameters), read on the session's
+    connection: no ORM objects and none of the ORM's work per call. What the session holds
+    unwritten is flushed first, so the rows are those the session would see."""
+    session.flush()
+    return session.connection().execute(statement, params)
 
 
 @contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import select
 
 from core.arguments import ANY_LANGUAGE
@@ -17,7 +18,15 @@ from core.services.capx import SOURCE as CAPX_SOURCE
 from core.services.matching import Fit, Match, Query, Seeker
 from core.services.places import territory_name
 from core.types import Button, Item, Link, Reply
-from storage.models import USABLE_LEVELS, Person, PersonCapacity, Relation, Territory
+from storage.db import read
+from storage.models import (
+    USABLE_LEVELS,
+    Person,
+    PersonCapacity,
+    PersonLanguage,
+    Relation,
+    Territory,
+)
 
 PEERS_PER_CAPACITY = 3
 COUNTED_ELSEWHERE = 100
@@ -25,17 +34,28 @@ COUNTED_ELSEWHERE = 100
 MAX_PEER_CAPACITIES = 5
 
 
+_SEEKER = (
+    select(Person.territory_code, Person.organization_id, PersonLanguage.lang, PersonLanguage.level)
+    .outerjoin(PersonLanguage, PersonLanguage.person_id == Person.id)
+    .where(Person.id == bindparam("person"))
+)
+"""The speaker's place and affiliation, a row for each of their languages (or one without)."""
+
+
 def seeker_of(ctx: Context) -> Seeker:
-    """The speaker as matching sees them; without a profile, their language is the bot's."""
-    person = ctx.person
-    spoken = profiles.languages_of(ctx.session, person.id) if person else []
-    usable = tuple(code for code, level in spoken if level in USABLE_LEVELS)
+    """The speaker as matching sees them, in one statement; without a profile, their
+    language is the bot's."""
     fallback = (ctx.locale.replace("_", "-").lower(),)
+    if ctx.person_id is None:
+        return Seeker(person_id=None, languages=fallback)
+    rows = read(ctx.session, _SEEKER, {"person": ctx.person_id}).all()
+    spoken = profiles.strongest_first((r.lang, r.level) for r in rows if r.lang is not None)
+    usable = tuple(code for code, level in spoken if level in USABLE_LEVELS)
     return Seeker(
-        person_id=person.id if person else None,
+        person_id=ctx.person_id,
         languages=usable or fallback,
-        territory_code=person.territory_code if person else None,
-        organization_id=person.organization_id if person else None,
+        territory_code=rows[0].territory_code,
+        organization_id=rows[0].organization_id,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import Row
 from sqlmodel import select
 
 from core.arguments import is_word
@@ -21,7 +22,7 @@ from core.services import needs as rooms
 from core.services.matching import Fit
 from core.types import Button, Item, Link, Recipient, Reply
 from storage import chats
-from storage.models import ChatIdentity, Need, NeedResponse, NeedStatus, Person, Room
+from storage.models import Need, NeedResponse, NeedStatus, Person, Room
 
 PUBLIC = N_("public")
 PRIVATE = N_("private")
@@ -207,7 +208,7 @@ def reach(ctx: Context, person: Person, t: Translator) -> tuple[str, list[Link]]
     return text, links
 
 
-def account_link(identity: ChatIdentity) -> str | None:
+def account_link(identity: Row) -> str | None:
     """A link that opens a chat with an account that has no handle, where its platform has
     one."""
     if identity.platform == "telegram" and identity.account_id.isdigit():
@@ -244,7 +245,7 @@ def helpwith(ctx: Context, args: dict[str, Any]) -> list[Reply]:
     return [to_helper, _tell_author(ctx, posted, author, identity)]
 
 
-def _tell_author(ctx: Context, posted: Need, author: Person, identity: ChatIdentity) -> Reply:
+def _tell_author(ctx: Context, posted: Need, author: Person, identity: Row) -> Reply:
     """The private message to a need's author about its new helper, in the author's language."""
     t = Translator(author.locale or ctx.locale)
     helper = ctx.me()

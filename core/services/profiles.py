@@ -6,12 +6,25 @@ know; a person's languages are at most one level each.
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, or_
+from collections.abc import Iterable
+
+from sqlalchemy import bindparam, delete, func, or_
 from sqlmodel import Session, select
 
+from storage.db import read
 from storage.models import ChatIdentity, Person, PersonCapacity, PersonLanguage, Relation
 
 MAX_NAME = 255
+STRENGTH = {level: rank for rank, level in enumerate(("n", "5", "4", "3", "2", "1", "0"))}
+"""Language levels, strongest first."""
+_HELD = (
+    select(PersonCapacity.capacity_code, PersonCapacity.relation)
+    .where(PersonCapacity.person_id == bindparam("person"))
+    .order_by(PersonCapacity.capacity_code)
+)
+_SPOKEN = select(PersonLanguage.lang, PersonLanguage.level).where(
+    PersonLanguage.person_id == bindparam("person")
+)
 
 
 def lookup(session: Session, platform: str, name: str, viewer_id: int | None) -> list[Person]:
@@ -83,21 +96,19 @@ def _prefix(folded: str) -> str:
 def capacities_of(session: Session, person_id: int) -> dict[Relation, list[int]]:
     """The person's capacity codes by relation, in code order."""
     result: dict[Relation, list[int]] = {relation: [] for relation in Relation}
-    rows = session.exec(
-        select(PersonCapacity)
-        .where(PersonCapacity.person_id == person_id)
-        .order_by(PersonCapacity.capacity_code)
-    )
-    for row in rows:
-        result[Relation(row.relation)].append(row.capacity_code)
+    for code, relation in read(session, _HELD, {"person": person_id}):
+        result[Relation(relation)].append(code)
     return result
 
 
 def languages_of(session: Session, person_id: int) -> list[tuple[str, str]]:
     """(code, level) pairs, strongest first."""
-    rows = session.exec(select(PersonLanguage).where(PersonLanguage.person_id == person_id)).all()
-    order = {level: i for i, level in enumerate(("n", "5", "4", "3", "2", "1", "0"))}
-    return sorted(((r.lang, r.level) for r in rows), key=lambda p: (order[p[1]], p[0]))
+    return strongest_first(read(session, _SPOKEN, {"person": person_id}))
+
+
+def strongest_first(spoken: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(code, level) pairs, the strongest level first, then by code."""
+    return sorted(((lang, level) for lang, level in spoken), key=lambda p: (STRENGTH[p[1]], p[0]))
 
 
 def _held(session: Session, person_id: int, codes: list[int], relation: Relation) -> set[int]:
