@@ -32,6 +32,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    union_all,
 )
 from sqlmodel import Session
 
@@ -310,7 +311,9 @@ class _Statements:
         nr = NeedResponse.__table__.c
         recent = nr.created_at >= bindparam("load_since", type_=DateTime)
         self.helpers = person.id.in_(select(nr.person_id).where(recent))
-        self.helping = exists().where(nr.person_id == person.id, recent)
+        """The people who help someone now: the recent responses are few, so the databases
+        read them once into a set (a correlated ``NOT EXISTS`` was planned on PostgreSQL as
+        a scan of them for each person)."""
         self.load = select(func.count()).where(nr.person_id == person.id, recent).scalar_subquery()
         self.shared = speaks_any(shape.languages, person.id) if shape.languages else None
         self.filters = [person.discoverable]
@@ -328,14 +331,19 @@ class _Statements:
         self.affiliate: Group = ("affiliate", person.organization_id == self.organization, True)
         pc = PersonCapacity.__table__.c
         available = pc.relation == Relation.AVAILABLE
-        self.holds = or_(
-            and_(
-                pc.capacity_code == bindparam("capacity"),
-                pc.relation.in_([Relation.AVAILABLE, Relation.KNOWN]),
-            ),
-            and_(pc.capacity_code.in_(_codes("lesser")), available),
+        holds_it = and_(
+            pc.capacity_code == bindparam("capacity"),
+            pc.relation.in_([Relation.AVAILABLE, Relation.KNOWN]),
         )
+        offers_lesser = and_(pc.capacity_code.in_(_codes("lesser")), available)
+        self.holds = or_(holds_it, offers_lesser)
         """A ``person_capacity`` row that gives its person a fit."""
+        # Counted as two index ranges read one after the other, so the count stops at "few"
+        # (an OR would be read whole first on PostgreSQL, as a bitmap).
+        rows = union_all(*(select(literal(1)).where(c) for c in (holds_it, offers_lesser)))
+        few = bindparam("few", type_=Integer)
+        self.holders = select(func.count()).select_from(rows.limit(few).subquery())
+        """How many rows give someone a fit, counted up to the parameter ``few``."""
         fit_of_row = case(
             (and_(pc.capacity_code == bindparam("capacity"), available), int(Fit.OFFERS)),
             (and_(pc.capacity_code.in_(_codes("children")), available), int(Fit.OFFERS_CHILD)),
@@ -528,7 +536,7 @@ class _Statements:
                 *self.filters,
                 *cell,
                 *self.members(tier),
-                *([] if helping else [~self.helping]),
+                *([] if helping else [~self.helpers]),
             )
             .order_by(person.id)
             .limit(self.shape.limit)
@@ -644,8 +652,8 @@ class _Ranking:
 
         if not self.tiers:
             return []
-        first_list = self.sql.lists(self.tiers[0])[0][:2]
-        if self.count(("holders", self.sql.holds), first_list) < FEW_HOLDERS:
+        ((holders,),) = self.rows(self.sql.holders, few=FEW_HOLDERS)
+        if holders < FEW_HOLDERS:
             statement = self.sql.ranked_together(self.query.any_language)
             return [_Ranked(*row) for row in self.rows(statement)]
         for tier in self.tiers:
