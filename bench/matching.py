@@ -16,7 +16,7 @@ people offering it), each for the same warm-up seekers and then the same measure
 people of the database, with their own languages, territory and affiliation. Every query runs in
 a fresh session, as the bot opens one transaction per command. Both backends must give the same
 answers. It prints readable lines and, as its last line, one JSON object with every figure. The
-goal: a p95 under 20 ms on SQLite with 100,000 people.
+goal, with 100,000 people: a p95 under 10 ms on SQLite and under 20 ms on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ from storage.models import (
 )
 from storage.seed import seed_reference
 
-GOAL_P95_MS = 20
+GOAL_P95_MS = {"sqlite": 10, "postgresql": 20}
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 """The reference date: activity is spread over the year before it, and ``find`` runs at it."""
 YEAR_MINUTES = 365 * 24 * 60
@@ -380,6 +380,18 @@ def run(url: str, count: int, label: str) -> tuple[dict[str, Any], dict[str, lis
         engine.dispose()
 
 
+def goal_met(figures: dict[str, Any], backend: str) -> bool:
+    """Whether every capacity class's p95, and that of all together, is under the backend's
+    goal; printed."""
+    goal = GOAL_P95_MS[backend]
+    met = all(found["p95"] < goal for found in figures["find_ms"].values())
+    print(
+        f"goal: p95 under {goal} ms on {backend}, for each capacity and all together: "
+        f"{'met' if met else 'MISSED'}"
+    )
+    return met
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--people", type=int, default=100_000, help="how many (default 100000)")
@@ -405,11 +417,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         sqlite_url = args.db or str(Path(directory) / "bench.db")
         sqlite, sqlite_results = run(sqlite_url, args.people, "sqlite")
-    met = all(figures["p95"] < GOAL_P95_MS for figures in sqlite["find_ms"].values())
-    print(
-        f"goal: p95 under {GOAL_P95_MS} ms on SQLite, for each capacity and all together: "
-        f"{'met' if met else 'MISSED'}"
-    )
+    met = {"sqlite": goal_met(sqlite, "sqlite")}
 
     postgresql = None
     server = os.environ.get("CAPX_TEST_POSTGRES_URL")
@@ -418,6 +426,7 @@ def main() -> None:
             postgresql, postgres_results = run(postgres_url, args.people, "postgresql")
         postgresql["same_results_as_sqlite"] = postgres_results == sqlite_results
         print(f"postgresql: same results as sqlite: {postgresql['same_results_as_sqlite']}")
+        met["postgresql"] = goal_met(postgresql, "postgresql")
     else:
         print("postgresql: skipped (CAPX_TEST_POSTGRES_URL is not set)")
 
@@ -426,7 +435,7 @@ def main() -> None:
         "sqlite": sqlite,
         "postgresql": postgresql,
         "goal_p95_ms": GOAL_P95_MS,
-        "goal_met_sqlite": met,
+        "goal_met": met,
     }
     print(json.dumps(summary))
 

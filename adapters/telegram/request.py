@@ -22,7 +22,7 @@ from telegram.request import BaseRequest, RequestData
 
 UPLOAD_WRITE_SECONDS = 60.0
 """Writing a document may take longer than an ordinary call."""
-JSON = {"Content-Type": "application/json"}
+JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 class PooledRequest(BaseRequest):
@@ -78,7 +78,7 @@ class PooledRequest(BaseRequest):
         if request_data is not None and uploads:
             body = _form(request_data)
         elif request_data is not None:
-            body, headers = json.dumps(request_data.parameters).encode(), JSON
+            body, headers = json.dumps(request_data.parameters).encode(), JSON_HEADERS
         try:
             async with (
                 self._slots,

@@ -49,6 +49,8 @@ def seeker_of(ctx: Context) -> Seeker:
     if ctx.person_id is None:
         return Seeker(person_id=None, languages=fallback)
     rows = read(ctx.session, _SEEKER, {"person": ctx.person_id}).all()
+    if not rows:  # the person is gone (forgotten in this transaction)
+        return Seeker(person_id=None, languages=fallback)
     spoken = profiles.strongest_first((r.lang, r.level) for r in rows if r.lang is not None)
     usable = tuple(code for code, level in spoken if level in USABLE_LEVELS)
     return Seeker(

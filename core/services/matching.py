@@ -238,9 +238,7 @@ def find(
     if query.limit < 1:
         return []
     ranking = _Ranking(session, taxonomy, seeker, query, now)
-    return _explain(
-        session, taxonomy, seeker, query, ranking.best(), ranking.anchor, ranking.region, now
-    )
+    return _explain(session, taxonomy, seeker, query, ranking, now)
 
 
 _MOST = bindparam("most", type_=Integer)
@@ -779,24 +777,24 @@ def _explain(
     taxonomy: Taxonomy,
     seeker: Seeker,
     query: Query,
-    ranked: Sequence[_Ranked],
-    anchor: str | None,
-    region: str | None,
+    ranking: _Ranking,
     now: datetime,
 ) -> list[Match]:
-    """Gather, for the few ranked people, the facts their explanation names, in three
+    """The best of ``ranking``, with the facts their explanation names gathered in three
     statements whatever their number."""
+    ranked = ranking.best()
+    anchor, region = ranking.anchor, ranking.region
     ids = [row.id for row in ranked]
     if not ids:
         return []
     connection = session.connection()
     people = {row.id: row for row in connection.execute(_PEOPLE, {"ids": ids})}
-    # Only a lesser fit names another capacity, which is found among those the person holds.
+    # Only a lesser fit names another capacity, which is found among those the person offers.
     lesser = [row.id for row in ranked if row.fit in (Fit.OFFERS_CHILD, Fit.OFFERS_RELATIVE)]
     offered: dict[int, set[int]] = {}
     if lesser:
-        pool = [*taxonomy.descendants(query.capacity), *taxonomy.relatives(query.capacity)]
-        for row in connection.execute(_OFFERED, {"ids": lesser, "lesser": pool}):
+        params = {"ids": lesser, "lesser": ranking.params["lesser"]}
+        for row in connection.execute(_OFFERED, params):
             offered.setdefault(row.person_id, set()).add(row.capacity_code)
     spoken: dict[int, list[tuple[str, str]]] = {}
     for row in connection.execute(_SPOKEN, {"ids": ids}):
