@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import multiprocessing
 import statistics
@@ -59,6 +60,7 @@ from aiohttp import web
 from discord import app_commands
 
 from adapters.discord import DiscordAdapter, DiscordSettings
+from bots.supervisor import settle
 from core.dispatch import Core
 from core.limits import Limits
 from storage import migrate
@@ -279,8 +281,10 @@ async def capx_bot(directory: Path) -> AsyncIterator[None]:
                     task.result()  # why it stopped
                     raise AssertionError("the adapter stopped before it was ready")
                 await asyncio.sleep(0.01)
+        settle()  # as ``capx-bot run`` does once started
         yield
     finally:
+        gc.unfreeze()  # the bare app, measured next, starts as it would on its own
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

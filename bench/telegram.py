@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import tempfile
 from collections.abc import AsyncIterator, Callable
@@ -36,6 +37,7 @@ from telegram import Update
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
 from adapters.telegram import TelegramAdapter, TelegramSettings
+from bots.supervisor import settle
 from core.dispatch import Core
 from core.limits import Limits
 from storage import migrate
@@ -107,9 +109,11 @@ async def capx_bot(server: BotApiServer, directory: Path) -> AsyncIterator[None]
     )
     task = asyncio.create_task(TelegramAdapter(core, settings).run())
     await server.wait_for(lambda s: bool(s.sent("deleteWebhook")) or task.done())
+    settle()  # as ``capx-bot run`` does once started
     try:
         yield
     finally:
+        gc.unfreeze()  # the bare bot, measured next, starts as it would on its own
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import gc
 import logging
 import signal
 import socket
@@ -158,6 +159,15 @@ async def supervise(adapter: Adapter, backoff: Backoff | None = None) -> Ended:
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
+def settle() -> None:
+    """Start-up is over: what it made (the libraries, the reference data, the adapters) is
+    collected once and frozen out of the garbage collector's generations, so that its full
+    collections stop walking it again every few thousand commands (a pause of 0.1-0.25 s
+    each, measured in ``bench.discord``)."""
+    gc.collect()
+    gc.freeze()
+
+
 async def run_adapters(
     adapters: Sequence[Adapter], background: Sequence[Coroutine[Any, Any, None]] = ()
 ) -> list[Ended]:
@@ -165,6 +175,7 @@ async def run_adapters(
     ``background`` work (the router delivering the outbox, the scheduler) running meanwhile;
     how each adapter ended (nothing after a signal). On the way out the background stops
     first, while the adapters still run, so that the router records what it was sending."""
+    settle()
     supervising = asyncio.ensure_future(asyncio.gather(*(supervise(a) for a in adapters)))
     running = [asyncio.ensure_future(work) for work in background]
     signalled = asyncio.Event()

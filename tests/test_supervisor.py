@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import gc
 import logging
 import socket
 from contextlib import suppress
@@ -16,6 +17,13 @@ from telegram.error import BadRequest, NetworkError, TimedOut
 
 from adapters.base import AdapterStopped, Backoff
 from bots.supervisor import Ended, none_could_serve, run_adapters, supervise, unreachable
+
+
+@pytest.fixture(autouse=True)
+def unfrozen():
+    """``run_adapters`` freezes the collector's generations; other tests start without."""
+    yield
+    gc.unfreeze()
 
 
 class Scripted:
@@ -146,3 +154,11 @@ async def test_run_reports_whether_any_adapter_could_serve():
     assert none_could_serve([Ended.STOPPED, Ended.STOPPED])
     assert not none_could_serve([Ended.STOPPED, Ended.FINISHED])
     assert not none_could_serve([])  # stopped by a signal
+
+
+async def test_run_freezes_what_start_up_made_out_of_the_collectors_sight():
+    made_at_start = [object()]
+    assert any(o is made_at_start for o in gc.get_objects())
+    await run_adapters([Scripted("a", stop=True)])
+    assert gc.get_freeze_count() > 0
+    assert all(o is not made_at_start for o in gc.get_objects())
