@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
 
 from adapters.matrix import MatrixAdapter, MatrixSettings
+from adapters.matrix.adapter import SENDS_IN_FLIGHT
 from adapters.telegram import TelegramAdapter
 from bots.router import Router
 from core.types import Reply, Sent, Target
@@ -54,12 +55,17 @@ async def test_a_need_posted_on_matrix_and_answered_on_telegram_reaches_both(
     assert "@dora_helps on Telegram" in notice.body.replace("\u2068", "").replace("\u2069", "")
 
 
-async def test_a_matrix_retry_with_the_same_key_posts_once(core, synapse, bot):
+@asynccontextmanager
+async def matrix_adapter(
+    core, synapse, bot, homeserver: str | None = None
+) -> AsyncIterator[MatrixAdapter]:
+    """A Matrix adapter logged in as ``bot``, once ready, reaching Synapse at ``homeserver``
+    (by default its own address)."""
     name, password = bot
     adapter = MatrixAdapter(
         core,
         MatrixSettings(
-            homeserver=synapse.url,
+            homeserver=homeserver or synapse.url,
             user_id=synapse.user_id(name),
             password=password,
             invite_servers=("localhost",),
@@ -68,21 +74,85 @@ async def test_a_matrix_retry_with_the_same_key_posts_once(core, synapse, bot):
     )
     task = asyncio.create_task(adapter.run())
     try:
-        async with Person(synapse, "ana") as ana:
-            for _ in range(200):
-                if adapter.ready:
-                    break
-                await asyncio.sleep(0.05)
-            target = Target("matrix", account_id=ana.user_id)
-            once = Reply(paragraphs=("only once, please",), private=True)
-            first = await adapter.send(target, once, key="capx-outbox-test-1")
-            again = await adapter.send(target, once, key="capx-outbox-test-1")
-            assert isinstance(first, Sent) and isinstance(again, Sent)
-            assert first.message_id == again.message_id  # the homeserver took it once
+        for _ in range(200):
+            if adapter.ready:
+                break
+            await asyncio.sleep(0.05)
+        yield adapter
     finally:
         task.cancel()
         with suppress(asyncio.CancelledError):
             await task
+
+
+async def test_a_matrix_retry_with_the_same_key_posts_once(core, synapse, bot):
+    async with matrix_adapter(core, synapse, bot) as adapter, Person(synapse, "ana") as ana:
+        target = Target("matrix", account_id=ana.user_id)
+        once = Reply(paragraphs=("only once, please",), private=True)
+        first = await adapter.send(target, once, key="capx-outbox-test-1")
+        again = await adapter.send(target, once, key="capx-outbox-test-1")
+    assert isinstance(first, Sent) and isinstance(again, Sent)
+    assert first.message_id == again.message_id  # the homeserver took it once
+
+
+class Relay:
+    """A TCP relay to a local ``port`` that counts the connections made through it."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = ""
+        self.opened = 0
+        self.open = 0
+        self.most_open = 0
+
+    async def __aenter__(self) -> Relay:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self._server.close()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.opened += 1
+        self.open += 1
+        self.most_open = max(self.most_open, self.open)
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.port)
+            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        finally:
+            self.open -= 1
+            writer.close()
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with suppress(ConnectionError):
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    writer.close()
+
+
+async def test_matrix_sends_a_few_at_once_on_kept_alive_connections(core, synapse, bot):
+    async with (
+        Relay(synapse.port) as relay,
+        matrix_adapter(core, synapse, bot, relay.url) as adapter,
+        Person(synapse, "ana") as ana,
+    ):
+        room = await ana.room_with(synapse.user_id(bot[0]))
+        before = relay.opened
+        target = Target("matrix", room_id=room)
+        sent = await asyncio.gather(
+            *(
+                adapter.send(target, Reply(paragraphs=(f"note {n}",)), key=f"relay-{n}")
+                for n in range(20)
+            )
+        )
+        await ana.until(lambda: sum(n.body.startswith("note ") for n in ana.notices) == 20)
+    assert all(isinstance(outcome, Sent) for outcome in sent)
+    # The long poll and at most SENDS_IN_FLIGHT sends; the connections are kept for later.
+    assert 2 < relay.most_open <= SENDS_IN_FLIGHT + 1
+    assert relay.opened - before <= SENDS_IN_FLIGHT
 
 
 async def test_an_author_who_never_opened_a_chat_gets_the_message_when_next_seen(core, server):

@@ -67,6 +67,9 @@ UNKNOWN_TOKEN = "M_UNKNOWN_TOKEN"
 REMEMBERED_EVENTS = 4096
 RETRY_SECONDS = 30.0
 """How long a message waits when no room to its person could be made."""
+SENDS_IN_FLIGHT = 4
+"""Events sent at once, each on a kept-alive connection of nio's one aiohttp session; the
+others wait their turn (the router hands over up to 32 messages at a time)."""
 SYNC_FILTER = {"room": {"timeline": {"limit": 200}}}
 """Up to 200 new events a room in one batch (Synapse's default is 10, and a busier room would
 leave a gap of commands never seen)."""
@@ -153,6 +156,7 @@ class MatrixAdapter:
         self._creators: dict[str, tuple[str, ...]] = {}
         self._known_rooms: set[str] = set()
         self._saving: asyncio.Future[None] | None = None
+        self._sending = asyncio.Semaphore(SENDS_IN_FLIGHT)
         self._ready = False
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -486,9 +490,10 @@ class MatrixAdapter:
     async def _send(
         self, room_id: str, content: dict[str, Any], *, tx_id: str | None = None
     ) -> Outcome:
-        response = await self.client.room_send(
-            room_id, "m.room.message", content, tx_id=tx_id, ignore_unverified_devices=True
-        )
+        async with self._sending:
+            response = await self.client.room_send(
+                room_id, "m.room.message", content, tx_id=tx_id, ignore_unverified_devices=True
+            )
         if isinstance(response, RoomSendResponse):
             return Sent(response.event_id)
         log.warning("could not send to %s: %s", room_id, response.status_code)
