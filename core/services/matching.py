@@ -34,7 +34,6 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from core.services.taxonomy import Taxonomy
@@ -183,27 +182,19 @@ def speaks_any(count: int, person_column: ColumnElement[int]) -> ColumnElement[b
     return exists().where(pl.person_id == person_column, _spoken(count))
 
 
-_ANCHOR = aliased(Territory)
-_REGION_CODE = case((_ANCHOR.kind == "region", _ANCHOR.code), else_=_ANCHOR.parent_code)
-_REGION = (
-    select(_REGION_CODE.label("region"), Territory.code)
-    .select_from(_ANCHOR)
-    .outerjoin(Territory, Territory.parent_code == _REGION_CODE)
-    .where(_ANCHOR.code == bindparam("code"))
+_TERRITORY = select(Territory.code, Territory.kind, Territory.parent_code).where(
+    Territory.code == bindparam("code")
 )
-"""A place's region and the region's countries, a row each (one row, region and country
-None, for a place in no region)."""
 
 
-def _region_of(session: Session, territory_code: str | None) -> tuple[str | None, list[str]]:
-    """The region ``territory_code`` is (a region) or lies in (a country), and the codes of
-    its countries; None and none for no region."""
+def _region_of(session: Session, territory_code: str | None) -> str | None:
+    """The region ``territory_code`` is (a region) or lies in (a country); None for none."""
     if territory_code is None:
-        return None, []
-    found = list(session.connection().execute(_REGION, {"code": territory_code}))
-    if not found or found[0].region is None:
-        return None, []
-    return found[0].region, [row.code for row in found if row.code is not None]
+        return None
+    found = session.connection().execute(_TERRITORY, {"code": territory_code}).first()
+    if found is None:
+        return None
+    return found.code if found.kind == "region" else found.parent_code
 
 
 @dataclass(frozen=True)
@@ -303,10 +294,7 @@ class _Statements:
         person = Person.__table__.c
         self.anchor = bindparam("anchor", type_=String)
         region = bindparam("region", type_=String)
-        self.region_codes = bindparam("region_codes", expanding=True)
-        """The codes of the region's countries, as a list, so that an index finds each
-        (PostgreSQL read a subquery of them as a hash join, after all of an affiliate's
-        people)."""
+        self.region_codes = select(Territory.code).where(Territory.parent_code == region)
         self.geo = case(
             (person.territory_code == self.anchor, SAME_COUNTRY),
             (person.territory_code.in_(self.region_codes), SAME_REGION),
@@ -585,7 +573,7 @@ class _Ranking:
         self.session = session
         self.query = query
         self.anchor = query.near or seeker.territory_code
-        self.region, region_codes = _region_of(session, self.anchor)
+        self.region = _region_of(session, self.anchor)
         bases = bases_of((query.language,) if query.language else seeker.languages)
         self.sql = _statements(
             _Shape(
@@ -610,7 +598,6 @@ class _Ranking:
             "lesser": [*children, *relatives] or [-1],
             "anchor": self.anchor,
             "region": self.region,
-            "region_codes": region_codes,
             "organization": seeker.organization_id,
             "seeker": seeker.person_id,
             "active_since": now - ACTIVE_WITHIN,
