@@ -133,6 +133,17 @@ def base_language(code: str) -> str:
     return code.split("-", 1)[0]
 
 
+LANGUAGE_SLOTS = 4
+"""Statements name at least this many languages, the ones not asked for matching nothing, so
+that one, two or three languages share one compiled statement (each compilation takes
+milliseconds)."""
+
+
+def language_slots(count: int) -> int:
+    """How many languages the statements for ``count`` of them name."""
+    return max(count, LANGUAGE_SLOTS) if count else 0
+
+
 def _spoken(count: int) -> ColumnElement[bool]:
     """SQL on ``person_language`` rows, found through its language index: a usable level in
     one of ``count`` base languages (the parameters of :func:`language_params`) or one of
@@ -149,7 +160,7 @@ def _spoken(count: int) -> ColumnElement[bool]:
                         pl.lang < bindparam(f"variants_to_{n}"),
                     ),
                 )
-                for n in range(count)
+                for n in range(language_slots(count))
             )
         ),
     )
@@ -162,14 +173,15 @@ def bases_of(languages: Sequence[str]) -> list[str]:
 
 def language_params(bases: Sequence[str]) -> dict[str, Any]:
     """The parameters of :func:`speaks_any` and :func:`_spoken` for ``bases``: each base
-    language, and the range of codes its regional variants (``pt-br``) fall in; all the
-    bases as ``bases``."""
+    language, and the range of codes its regional variants (``pt-br``) fall in, NULL (no
+    match) for a slot no language fills; all the bases as ``bases``."""
     params: dict[str, Any] = {"bases": list(bases)}
-    for n, base in enumerate(bases):
+    for n in range(language_slots(len(bases))):
+        base = bases[n] if n < len(bases) else None
         params |= {
             f"base_{n}": base,
-            f"variants_from_{n}": f"{base}-",
-            f"variants_to_{n}": f"{base}.",
+            f"variants_from_{n}": base and f"{base}-",
+            f"variants_to_{n}": base and f"{base}.",
         }
     return params
 
@@ -254,7 +266,8 @@ class _Shape:
     """What decides the form of a ranking's statements; everything else is a parameter."""
 
     languages: int
-    """How many base languages are shared or asked for (none: nobody shares one)."""
+    """How many languages the statements name for the base languages shared or asked for
+    (:func:`language_slots`; none: nobody shares one)."""
     anchored: bool
     """Whether there is a place to rank from (the one asked for, or the seeker's)."""
     regional: bool
@@ -577,7 +590,7 @@ class _Ranking:
         bases = bases_of((query.language,) if query.language else seeker.languages)
         self.sql = _statements(
             _Shape(
-                languages=len(bases),
+                languages=language_slots(len(bases)),
                 anchored=bool(self.anchor),
                 regional=bool(self.region),
                 near=bool(query.near and self.region),
