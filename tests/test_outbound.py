@@ -15,6 +15,7 @@ from adapters.matrix.adapter import SENDS_IN_FLIGHT
 from adapters.telegram import TelegramAdapter
 from bots.router import Router
 from core.types import Reply, Sent, Target
+from storage import chats
 from tests import test_matrix, test_telegram
 from tests.telegram_server import TelegramUser, message, press
 from tests.telegram_server import buttons as shown_buttons
@@ -93,6 +94,21 @@ async def test_a_matrix_retry_with_the_same_key_posts_once(core, synapse, bot):
         again = await adapter.send(target, once, key="capx-outbox-test-1")
     assert isinstance(first, Sent) and isinstance(again, Sent)
     assert first.message_id == again.message_id  # the homeserver took it once
+
+
+async def test_two_messages_for_a_person_without_a_private_room_make_one(core, synapse, bot):
+    async with matrix_adapter(core, synapse, bot) as adapter, Person(synapse, "ana") as ana:
+        target = Target("matrix", account_id=ana.user_id)
+        sent = await asyncio.gather(
+            *(
+                adapter.send(target, Reply(paragraphs=(text,), private=True), key=f"one-{text}")
+                for text in ("first", "second")
+            )
+        )
+        await ana.until(lambda: sum(n.body in ("first", "second") for n in ana.notices) == 2)
+    assert all(isinstance(outcome, Sent) for outcome in sent)
+    assert len({n.source["room_id"] for n in ana.notices}) == 1
+    assert len(await core.in_database(chats.direct_rooms_of, "matrix", ana.user_id)) == 1
 
 
 class Relay:

@@ -157,6 +157,8 @@ class MatrixAdapter:
         self._known_rooms: set[str] = set()
         self._saving: asyncio.Future[None] | None = None
         self._sending = asyncio.Semaphore(SENDS_IN_FLIGHT)
+        self._opening = asyncio.Lock()
+        """Held while a person's private room is found or made."""
         self._ready = False
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -446,30 +448,31 @@ class MatrixAdapter:
     async def _private_room(self, user_id: str) -> str:
         """A room private to the bot and ``user_id``: a recorded one that still is (records of
         rooms that no longer are are dropped), else a new one the bot makes and records."""
-        bot_id, found = self.client.user_id, None
-        for room_id in await self.core.in_database(chats.direct_rooms_of, PLATFORM, user_id):
-            if room_id in self._made or rooms.private_to(
-                self.client.rooms.get(room_id), bot_id, user_id
-            ):
-                found = found or room_id
-            else:
-                await self.core.in_database(chats.remove_direct_room, PLATFORM, room_id)
-        if found:
-            return found
-        created = await self.client.room_create(
-            is_direct=True,
-            invite=[user_id],
-            preset=RoomPreset.trusted_private_chat,
-            initial_state=[PRIVATE_HISTORY],
-        )
-        if not isinstance(created, RoomCreateResponse):
-            log.warning("could not open a direct room: %s", created.status_code)
-            raise RuntimeError("could not open a direct room")
-        self._made.add(created.room_id)
-        await self.core.in_database(
-            chats.add_direct_room, PLATFORM, created.room_id, user_id, self.core.clock()
-        )
-        return created.room_id
+        async with self._opening:  # two messages for one person make one room
+            bot_id, found = self.client.user_id, None
+            for room_id in await self.core.in_database(chats.direct_rooms_of, PLATFORM, user_id):
+                if room_id in self._made or rooms.private_to(
+                    self.client.rooms.get(room_id), bot_id, user_id
+                ):
+                    found = found or room_id
+                else:
+                    await self.core.in_database(chats.remove_direct_room, PLATFORM, room_id)
+            if found:
+                return found
+            created = await self.client.room_create(
+                is_direct=True,
+                invite=[user_id],
+                preset=RoomPreset.trusted_private_chat,
+                initial_state=[PRIVATE_HISTORY],
+            )
+            if not isinstance(created, RoomCreateResponse):
+                log.warning("could not open a direct room: %s", created.status_code)
+                raise RuntimeError("could not open a direct room")
+            self._made.add(created.room_id)
+            await self.core.in_database(
+                chats.add_direct_room, PLATFORM, created.room_id, user_id, self.core.clock()
+            )
+            return created.room_id
 
     async def send(self, target: Target, reply: Reply, *, key: str) -> Outcome:
         """To a room, or to a room private to a person's account; ``key`` is the Matrix
