@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.engine.default import CACHE_MISS
 
 from tests.chat import Chat, line_of
 
@@ -211,3 +212,29 @@ def test_the_statements_of_a_find_do_not_grow_with_its_results(core):
 
     assert (few, many) == (3, 10)
     assert many_statements == few_statements
+
+
+def test_seekers_of_one_to_four_languages_share_the_compiled_statements_of_a_find(core):
+    """Each compilation costs milliseconds, so the number of languages a seeker speaks does
+    not change the form of a find's reads (up to four)."""
+    for name, languages in [("Ana", "en n"), ("Bruno", "pt n"), ("Chiara", "it n, es 3")]:
+        person(core, name, f"offer {FINANCE}", f"languages {languages}")
+    seekers = [
+        person(core, f"Seeker {n}", "languages " + ", ".join(speaks))
+        for n, speaks in enumerate([["en n"], ["en n", "pt 4"], ["en n", "pt 4", "it 3", "es 2"]])
+    ]
+    compiled: list[str] = []
+
+    def record(_connection, _cursor, statement, _parameters, context, _many) -> None:
+        if context.cache_hit is CACHE_MISS and statement.startswith(("SELECT", "WITH")):
+            compiled.append(statement)
+
+    found = [ranked_names(seekers[0], f"find {FINANCE}")]
+    event.listen(core.engine, "after_cursor_execute", record)
+    try:
+        found += [ranked_names(seeker, f"find {FINANCE}") for seeker in seekers[1:]]
+    finally:
+        event.remove(core.engine, "after_cursor_execute", record)
+
+    assert found == [["Ana"], ["Ana", "Bruno"], ["Ana", "Bruno", "Chiara"]]
+    assert compiled == []
