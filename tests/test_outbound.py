@@ -75,10 +75,10 @@ async def matrix_adapter(
     )
     task = asyncio.create_task(adapter.run())
     try:
-        for _ in range(200):
-            if adapter.ready:
-                break
-            await asyncio.sleep(0.05)
+        async with asyncio.timeout(10):
+            while not adapter.ready:
+                assert not task.done(), task.exception()
+                await asyncio.sleep(0.05)
         yield adapter
     finally:
         task.cancel()

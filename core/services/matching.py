@@ -249,8 +249,7 @@ def find(
     """The best candidates for ``query.capacity``, best first, at most ``query.limit``."""
     if query.limit < 1:
         return []
-    ranking = _Ranking(session, taxonomy, seeker, query, now)
-    return _explain(session, taxonomy, seeker, query, ranking, now)
+    return _explain(taxonomy, seeker, _Ranking(session, taxonomy, seeker, query, now), now)
 
 
 _MOST = bindparam("most", type_=Integer)
@@ -785,22 +784,15 @@ _SPOKEN = (
 )
 
 
-def _explain(
-    session: Session,
-    taxonomy: Taxonomy,
-    seeker: Seeker,
-    query: Query,
-    ranking: _Ranking,
-    now: datetime,
-) -> list[Match]:
+def _explain(taxonomy: Taxonomy, seeker: Seeker, ranking: _Ranking, now: datetime) -> list[Match]:
     """The best of ``ranking``, with the facts their explanation names gathered in three
     statements whatever their number."""
     ranked = ranking.best()
-    anchor, region = ranking.anchor, ranking.region
+    query, anchor, region = ranking.query, ranking.anchor, ranking.region
     ids = [row.id for row in ranked]
     if not ids:
         return []
-    connection = session.connection()
+    connection = ranking.session.connection()
     people = {row.id: row for row in connection.execute(_PEOPLE, {"ids": ids})}
     # Only a lesser fit names another capacity, which is found among those the person offers.
     lesser = [row.id for row in ranked if row.fit in (Fit.OFFERS_CHILD, Fit.OFFERS_RELATIVE)]
