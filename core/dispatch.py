@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as wait_for_thread
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import NoReturn, TypeVar
@@ -57,6 +58,9 @@ from storage.models import ChatIdentity, Person, Room, utcnow
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+ON_LOOP_FOR = 0.05
+"""How long, in seconds, the event loop waits for the database thread's answer, blocked,
+before it goes on with its other work: see :meth:`Core._on_database_thread`."""
 HELD_FOR = timedelta(hours=1)
 """How long private answers wait for a person to open a chat with the bot."""
 T = TypeVar("T")
@@ -105,8 +109,9 @@ class Core:
         self._reference = None
 
     async def handle_async(self, incoming: Incoming) -> list[Reply]:
-        """:meth:`handle` on the core's own database thread, so the event loop never blocks;
-        wakes :meth:`wait_for_outbox` when the command queued messages."""
+        """:meth:`handle` on the core's own database thread, so the event loop never blocks for
+        longer than :data:`ON_LOOP_FOR`; wakes :meth:`wait_for_outbox` when the command
+        queued messages."""
         replies = await self._on_database_thread(lambda: self.handle(incoming))
         if self._queued:
             self._queued = False
@@ -194,9 +199,18 @@ class Core:
         return await self._on_database_thread(run)
 
     async def _on_database_thread(self, work: Callable[[], T]) -> T:
+        """``work()`` on the core's database thread. The loop first waits for it, blocked, up
+        to :data:`ON_LOOP_FOR`, and so runs nothing else meanwhile: most commands end well
+        within it, and while the two threads both run Python they take the interpreter lock
+        in turns at every step of every statement (``sqlite3`` gives it up at each), which
+        doubled the processor time of both. Slower work is awaited, the loop going on."""
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="capx-core")
-        future = asyncio.get_running_loop().run_in_executor(self._executor, work)
+        started = self._executor.submit(work)
+        wait_for_thread([started], timeout=ON_LOOP_FOR)
+        if started.done():
+            return started.result()
+        future = asyncio.wrap_future(started)
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:

@@ -4,6 +4,7 @@ stand-in (``tests/discord_server.py``)."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
@@ -220,9 +221,20 @@ async def test_a_long_list_is_paged_in_place_and_its_pages_expire_with_a_restart
 
 
 async def test_a_slow_answer_is_deferred_then_followed_up(core, server, monkeypatch):
+    """The core's answer is held back until the deferral has reached Discord."""
     monkeypatch.setattr(discord_adapter, "DEFER_AFTER", 0.0)
+    deferred = threading.Event()
+    handle = core.handle
+
+    def slow(incoming):
+        deferred.wait(timeout=10)
+        return handle(incoming)
+
+    monkeypatch.setattr(core, "handle", slow)
     async with running(core, server):
         record = await server.slash("capacities", {})
+        await server.wait_answer(record, count=1)
+        deferred.set()
         await server.wait_answer(record, count=2)
     assert record.response_type == 5
     assert "communication" in str(record.original)

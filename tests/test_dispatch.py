@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from datetime import datetime, timedelta
 
 from sqlalchemy import event
@@ -57,6 +58,38 @@ def test_handle_async_gives_the_same_replies_off_the_event_loop(core):
 
     from_loop, direct = asyncio.run(both())
     assert from_loop == direct and "finance" in from_loop[0].items[0].text
+
+
+def test_a_quick_answer_comes_back_before_the_loop_runs_anything_else(core):
+    """The loop waits for the database thread, blocked, instead of running beside it."""
+
+    async def run() -> tuple[str, list[str]]:
+        await core.in_database(lambda session: None)  # the thread and its connection made
+        ran: list[str] = []
+        asyncio.get_running_loop().call_soon(ran.append, "other work")
+        answer = await core.in_database(lambda session: "answer")
+        return answer, list(ran)  # a copy: the loop runs what is left once the test ends
+
+    assert asyncio.run(run()) == ("answer", [])
+
+
+def test_the_loop_goes_on_with_its_work_while_a_slow_answer_is_under_way(core):
+    """Here the work can only end once the loop has run another task meanwhile."""
+    loop_ran = threading.Event()
+
+    def slow(session) -> str:
+        return "answer" if loop_ran.wait(timeout=10) else "the loop stayed blocked"
+
+    async def release() -> None:
+        loop_ran.set()
+
+    async def run() -> str:
+        other = asyncio.create_task(release())
+        answer = await core.in_database(slow)
+        await other
+        return answer
+
+    assert asyncio.run(run()) == "answer"
 
 
 def test_a_look_up_writes_nothing_and_activity_is_written_at_most_hourly(core):
