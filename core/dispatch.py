@@ -200,10 +200,10 @@ class Core:
 
     async def _on_database_thread(self, work: Callable[[], T]) -> T:
         """``work()`` on the core's database thread. The loop first waits for it, blocked, up
-        to :data:`ON_LOOP_FOR`, and so runs nothing else meanwhile: most commands end well
-        within it, and while the two threads both run Python they take the interpreter lock
-        in turns at every step of every statement (``sqlite3`` gives it up at each), which
-        doubled the processor time of both. Slower work is awaited, the loop going on."""
+        to :data:`ON_LOOP_FOR`, and runs nothing else meanwhile: most commands end well within
+        it, and two threads that both run Python take the interpreter lock in turns at every
+        step of every statement (``sqlite3`` gives it up at each), which costs each about
+        twice its processor time. Slower work is awaited, the loop going on meanwhile."""
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="capx-core")
         started = self._executor.submit(work)
