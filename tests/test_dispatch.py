@@ -7,6 +7,7 @@ import logging
 import threading
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import event
 from sqlmodel import Session, select
 
@@ -90,6 +91,31 @@ def test_the_loop_goes_on_with_its_work_while_a_slow_answer_is_under_way(core):
         return answer
 
     assert asyncio.run(run()) == "answer"
+
+
+def test_a_cancelled_caller_still_waits_for_the_work_under_way(core):
+    """What the work writes is written before the caller's own clean-up goes on."""
+    started, release = threading.Event(), threading.Event()
+    finished: list[bool] = []
+
+    def work(session) -> None:
+        started.set()
+        release.wait(timeout=10)
+        finished.append(True)
+
+    async def run() -> tuple[bool, list[bool]]:
+        caller = asyncio.create_task(core.in_database(work))
+        await asyncio.to_thread(started.wait, 10)
+        caller.cancel()
+        for _ in range(5):
+            await asyncio.sleep(0)
+        gave_up = caller.done()
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await caller
+        return gave_up, finished
+
+    assert asyncio.run(run()) == (False, [True])
 
 
 def test_a_look_up_writes_nothing_and_activity_is_written_at_most_hourly(core):
