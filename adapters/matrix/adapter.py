@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from weakref import WeakValueDictionary
 
 from nio import (
     AsyncClient,
@@ -157,8 +158,9 @@ class MatrixAdapter:
         self._known_rooms: set[str] = set()
         self._saving: asyncio.Future[None] | None = None
         self._sending = asyncio.Semaphore(SENDS_IN_FLIGHT)
-        self._opening = asyncio.Lock()
-        """Held while a person's private room is found or made."""
+        self._opening: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
+        """Per person, held while their private room is found or made (kept only while in
+        use)."""
         self._ready = False
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -448,7 +450,8 @@ class MatrixAdapter:
     async def _private_room(self, user_id: str) -> str:
         """A room private to the bot and ``user_id``: a recorded one that still is (records of
         rooms that no longer are are dropped), else a new one the bot makes and records."""
-        async with self._opening:  # two messages for one person make one room
+        # Two messages for one person make one room; those for others do not wait for it.
+        async with self._opening.setdefault(user_id, asyncio.Lock()):
             bot_id, found = self.client.user_id, None
             for room_id in await self.core.in_database(chats.direct_rooms_of, PLATFORM, user_id):
                 if room_id in self._made or rooms.private_to(
