@@ -38,9 +38,34 @@ USABLE_LEVELS = ("2", "3", "4", "5", "n")
 class Person(SQLModel, table=True):
     """A volunteer. Identities on chat platforms point here; the ACL subject is this row."""
 
-    # Matching reads the people of a country, of an affiliate, or of both, in id order.
+    # Matching reads the people of a country, of an affiliate, or of both, in id order, and
+    # stops at the tenth match: each index lists them so, with every column such a read
+    # filters on, so that none of it visits the table (see docs/design.md, "Matching").
     __table_args__ = (
-        Index("ix_person_territory_organization", "territory_code", "organization_id"),
+        Index(
+            "ix_person_territory_read",
+            "territory_code",
+            "id",
+            "discoverable",
+            "last_active_at",
+            "organization_id",
+        ),
+        Index(
+            "ix_person_organization_read",
+            "organization_id",
+            "id",
+            "discoverable",
+            "last_active_at",
+            "territory_code",
+        ),
+        Index(
+            "ix_person_territory_organization_read",
+            "territory_code",
+            "organization_id",
+            "id",
+            "discoverable",
+            "last_active_at",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -48,10 +73,8 @@ class Person(SQLModel, table=True):
     """Wikimedia username, set only from a verified source (OAuth, CapX sync, demo seed)."""
     display_name: str = Field(max_length=255)
     about: str | None = Field(default=None, max_length=500)
-    territory_code: str | None = Field(
-        default=None, foreign_key="territory.code", max_length=8, index=True
-    )
-    organization_id: int | None = Field(default=None, foreign_key="organization.id", index=True)
+    territory_code: str | None = Field(default=None, foreign_key="territory.code", max_length=8)
+    organization_id: int | None = Field(default=None, foreign_key="organization.id")
     discoverable: bool = Field(default=False)
     locale: str | None = Field(default=None, max_length=16)
     """The language the bot speaks to this person, when they chose one."""
