@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import IntEnum
 from functools import lru_cache, wraps
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
     BindParameter,
@@ -237,10 +237,47 @@ class _Tier:
         )
 
 
-Cell = tuple[int, int, int, int]
-"""(score, territory points, affiliation points, activity points) of a cell of a tier."""
-Group = tuple[str, ColumnElement[bool], bool]
-"""(name, condition, whether its index lists its people in id order) of a group of people."""
+class Cell(NamedTuple):
+    """People of a tier alike in place, affiliation and activity: the points of each."""
+
+    score: int
+    """That of the cell's people who help nobody yet."""
+    geo: int
+    affiliation: int
+    active: int
+
+
+Counted = tuple[str, ColumnElement[bool]]
+"""A name, and the rows whose number (up to :data:`MANY`) is remembered under it."""
+
+
+class Group(NamedTuple):
+    """People an index finds: a country, a region, an affiliate, or a list of a tier's."""
+
+    name: str
+    condition: ColumnElement[bool]
+    """On ``person``."""
+    in_id_order: bool
+    """Whether the index lists the people in id order, so a read can stop early."""
+
+    @property
+    def counted(self) -> Counted:
+        return self.name, self.condition
+
+
+class TierList(NamedTuple):
+    """People who hold everyone of a tier, found through an index: the holders of its
+    capacities, or the speakers of the seeker's languages."""
+
+    name: str
+    rows: ColumnElement[bool]
+    """The rows (holdings, spoken languages) counted to know how long the list is."""
+    members: ColumnElement[bool]
+    """On ``person.id``: that the person is listed."""
+
+    @property
+    def counted(self) -> Counted:
+        return self.name, self.rows
 
 
 def find(
@@ -334,11 +371,11 @@ class _Statements:
                 or_(person.territory_code.in_(self.region_codes), person.territory_code == region)
             )
         self.place_groups: dict[int, Group] = {
-            SAME_COUNTRY: ("country", person.territory_code == self.anchor, True),
-            SAME_REGION: ("region", person.territory_code.in_(self.region_codes), False),
+            SAME_COUNTRY: Group("country", person.territory_code == self.anchor, True),
+            SAME_REGION: Group("region", person.territory_code.in_(self.region_codes), False),
         }
-        self.region_itself: Group = ("region itself", person.territory_code == region, True)
-        self.affiliate: Group = ("affiliate", person.organization_id == self.organization, True)
+        self.region_itself = Group("region itself", person.territory_code == region, True)
+        self.affiliate = Group("affiliate", person.organization_id == self.organization, True)
         pc = PersonCapacity.__table__.c
         available = pc.relation == Relation.AVAILABLE
         holds_it = and_(
@@ -374,14 +411,14 @@ class _Statements:
         self._built: dict[tuple[str, Hashable], Any] = {}
 
     @_built_once()
-    def lists(self, tier: _Tier) -> list[Group]:
-        """(name, rows to count, condition on ``person.id``) of the lists of people, found
-        through an index, that hold everyone in ``tier``: the holders of its capacities and,
-        when the tier shares a language, the speakers of the seeker's languages."""
+    def lists(self, tier: _Tier) -> list[TierList]:
+        """The lists of people that hold everyone in ``tier``: the holders of its capacities
+        and, when the tier shares a language, the speakers of the seeker's languages."""
         pc = PersonCapacity.__table__.c
         person = Person.__table__.c
         held = and_(pc.capacity_code.in_(_codes(tier.codes)), pc.relation == tier.relation)
-        lists = [(f"holders {tier.fit}", held, person.id.in_(select(pc.person_id).where(held)))]
+        holders = person.id.in_(select(pc.person_id).where(held))
+        lists = [TierList(f"holders {tier.fit}", held, holders)]
         if tier.shared and self.shape.languages:
             pl = PersonLanguage.__table__.c
             # Counted without regional variants: cheaper, and near enough to choose a plan.
@@ -389,11 +426,11 @@ class _Statements:
                 pl.lang.in_(bindparam("bases", expanding=True)), pl.level.in_(USABLE_LEVELS)
             )
             speakers = person.id.in_(select(pl.person_id).where(_spoken(self.shape.languages)))
-            lists.append(("speakers", counted, speakers))
+            lists.append(TierList("speakers", counted, speakers))
         return lists
 
     @_built_once(key=lambda named: tuple(name for name, _ in named))
-    def counting(self, named: tuple[tuple[str, ColumnElement[bool]], ...]) -> Select:
+    def counting(self, named: tuple[Counted, ...]) -> Select:
         """How many rows meet each of the ``named`` conditions, up to ``MANY``, in one row."""
         return select(
             *(
@@ -426,7 +463,11 @@ class _Statements:
             return [self.affiliate] if affiliation else []
         if not affiliation:
             return [place]
-        both = (f"{place[0]} and affiliate", and_(place[1], self.affiliate[1]), place[2])
+        both = Group(
+            f"{place.name} and affiliate",
+            and_(place.condition, self.affiliate.condition),
+            place.in_id_order,
+        )
         return [both, place, self.affiliate]
 
     @_built_once(key=lambda tier, name, condition, floor: (tier, name, floor))
@@ -495,7 +536,7 @@ class _Statements:
             geo,
             affiliation,
             active,
-            lead and lead[0],
+            lead and lead.name,
             helping,
         )
     )
@@ -542,7 +583,7 @@ class _Statements:
         return (
             select(person.id, self.load if helping else literal(0))
             .where(
-                *([lead[1]] if lead is not None else []),
+                *([lead.condition] if lead is not None else []),
                 *self.filters,
                 *cell,
                 *self.members(tier),
@@ -668,11 +709,11 @@ class _Ranking:
             return [_Ranked(*row) for row in self.rows(statement)]
         for tier in self.tiers:
             cells = self.cells(tier)
-            if settled(cells[0][0]):
+            if settled(cells[0].score):
                 continue
             few = self.few_in(tier)
             if few is not None:
-                rank(tier, *few)
+                rank(tier, few.name, few.members)
                 continue
             ranked_groups = set()
             # The most that someone already helping, in a cell read without them, can score.
@@ -681,11 +722,11 @@ class _Ranking:
                 if settled(score):
                     break
                 groups = self.sql.groups(geo, affiliation)
-                if any(name in ranked_groups for name, _, _ in groups):
+                if any(group.name in ranked_groups for group in groups):
                     continue
-                if groups and self.count(groups[0][:2]) < SMALL:
-                    rank(tier, *groups[0][:2])
-                    ranked_groups.add(groups[0][0])
+                if groups and self.count(groups[0].counted) < SMALL:
+                    rank(tier, *groups[0].counted)
+                    ranked_groups.add(groups[0].name)
                     continue
                 cell = (tier, geo, affiliation, active, self.lead(tier, groups))
                 first = self.rows(self.sql.first(*cell, True))
@@ -703,7 +744,7 @@ class _Ranking:
                 rank(tier, "helpers", self.sql.helpers)
         return sorted(found.values(), key=lambda r: (-r.score, r.id))[:limit]
 
-    def count(self, *named: tuple[str, ColumnElement[bool]]) -> int:
+    def count(self, *named: Counted) -> int:
         """How many rows meet the first condition, counted up to ``MANY`` only. Those of the
         others are counted in the same statement, for later; all are remembered by name."""
         missing = tuple((name, condition) for name, condition in named if name not in self.counts)
@@ -712,21 +753,19 @@ class _Ranking:
             self.counts.update(zip((name for name, _ in missing), row, strict=True))
         return self.counts[named[0][0]]
 
-    def few_in(self, tier: _Tier) -> tuple[str, ColumnElement[bool]] | None:
-        """A condition on ``person.id`` (and its name) that keeps everyone in ``tier`` and
-        fewer than ``SMALL`` people; None when there is none."""
+    def few_in(self, tier: _Tier) -> TierList | None:
+        """A list that keeps everyone in ``tier`` and fewer than ``SMALL`` people; None when
+        there is none."""
         lists = self.sql.lists(tier)
-        if self.count(lists[0][:2]) >= SMALL:
+        if self.count(lists[0].counted) >= SMALL:
             # A large tier: count at once all that its cells may be read through.
             groups = {
-                name: c
-                for _, geo, a, _ in self.cells(tier)
-                for name, c, _ in self.sql.groups(geo, a)
+                group.name: group.condition
+                for cell in self.cells(tier)
+                for group in self.sql.groups(cell.geo, cell.affiliation)
             }
-            self.count(*(named[:2] for named in lists), *groups.items())
-        return next(
-            ((name, c) for name, _, c in lists if self.counts.get(name, MANY) < SMALL), None
-        )
+            self.count(*(each.counted for each in lists), *groups.items())
+        return next((each for each in lists if self.counts.get(each.name, MANY) < SMALL), None)
 
     def cells(self, tier: _Tier) -> list[Cell]:
         """The cells of ``tier``, best first; a cell's score is that of its people who help
@@ -735,26 +774,26 @@ class _Ranking:
         geos = [SAME_COUNTRY, SAME_REGION, 0] if shape.regional else [SAME_COUNTRY, 0]
         affiliations = [SAME_AFFILIATION, 0] if shape.affiliated else [0]
         cells = [
-            (base_points(tier) + geo + affiliation + active, geo, affiliation, active)
+            Cell(base_points(tier) + geo + affiliation + active, geo, affiliation, active)
             for geo in (geos if shape.anchored else [0])
             for affiliation in affiliations
             for active in (ACTIVE, 0)
         ]
-        return sorted(cells, key=lambda cell: -cell[0])
+        return sorted(cells, key=lambda cell: -cell.score)
 
     def lead(self, tier: _Tier, groups: list[Group]) -> Group | None:
         """The group whose index a cell's query reads people through, in id order: the
         smallest of the cell's smallest group so listed and the lists of ``tier``'s people not
         too long. None to read everyone."""
-        leads = [group for group in groups if group[2]][:1]
+        leads = [group for group in groups if group.in_id_order][:1]
         leads += [
-            (name, condition, True)
-            for name, _, condition in self.sql.lists(tier)
-            if self.counts[name] < MANY
+            Group(each.name, each.members, True)
+            for each in self.sql.lists(tier)
+            if self.counts[each.name] < MANY
         ]
         if not leads:
             return None
-        return min(leads, key=lambda lead: self.counts[lead[0]])
+        return min(leads, key=lambda lead: self.counts[lead.name])
 
 
 _PEOPLE = (
