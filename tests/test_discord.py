@@ -345,3 +345,17 @@ async def test_a_language_the_bot_does_not_speak_falls_back_to_the_servers(core,
     async with running(core, server):
         record = await answered(server, server.complete("find", "capacity", "orat", user=german))
     assert record.choices[0]["name"] == "oratória"
+
+
+async def test_a_server_that_removed_the_bot_gets_answers_until_discord_stops_sending(
+    core, server, caplog
+):
+    """After GUILD_DELETE, discord.py no longer knows the server; an interaction already on its
+    way from it (or from the app installed there) is answered all the same, without a crash."""
+    async with running(core, server):
+        await server.dispatch("GUILD_DELETE", {"id": str(GUILD_ID), "unavailable": False})
+        record = await answered(
+            server, server.dispatch_interaction(slash_command("help", command_guild_id=GUILD_ID))
+        )
+    assert record.response_type == 4 and "What I can do" in text_of(record)
+    assert "Traceback" not in caplog.text
