@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import NoReturn, TypeVar
 
-from sqlalchemy import Engine, and_, bindparam, literal, update
+from sqlalchemy import Connection, Engine, and_, bindparam, literal, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, select
 
@@ -87,6 +88,9 @@ class Core:
         self._limiter = RateLimiter(self.limits, limiter_clock or time.monotonic)
         self._reference: Reference | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._connections = threading.local()
+        self._kept: list[Connection] = []
+        """Every thread's kept connection (see :meth:`_unit_of_work`), for :meth:`close`."""
         self._handled = 0
         self._queued = False
         self._outbox_event: asyncio.Event | None = None
@@ -168,11 +172,11 @@ class Core:
     def deliver_to(self, target: Target, send: Callable[[Outgoing], Outcome]) -> int:
         """For an adapter without an event loop (the console): hand the due messages for one
         account or one room to ``send`` and record its outcomes; how many there were."""
-        with unit_of_work(self.engine) as session:
+        with self._unit_of_work() as session:
             due = outbox.claim(session, target.platform, self.clock(), only=target)
         for message in due:
             outcome = send(message)
-            with unit_of_work(self.engine) as session:
+            with self._unit_of_work() as session:
                 outbox.record(session, message.id, outcome, self.clock())
         return len(due)
 
@@ -193,7 +197,7 @@ class Core:
         adapters' own records (sync cursors, unreachable chats)."""
 
         def run() -> T:
-            with unit_of_work(self.engine) as session:
+            with self._unit_of_work() as session:
                 return work(session, *args)
 
         return await self._on_database_thread(run)
@@ -224,7 +228,7 @@ class Core:
         one, else in ``locale_hint``'s."""
 
         def greeting() -> Reply:
-            with unit_of_work(self.engine) as session:
+            with self._unit_of_work() as session:
                 room = chats.room(session, conversation.platform, conversation.room_id)
                 reply = welcome(Translator(negotiate([room and room.locale, locale_hint])))
                 return buttons.bind(session, self.registry, reply, None, self.clock())
@@ -235,6 +239,21 @@ class Core:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
+        while self._kept:
+            self._kept.pop().close()
+
+    def _unit_of_work(self) -> contextlib.AbstractContextManager[Session]:
+        """:func:`unit_of_work`; on SQLite on this thread's connection, kept from one
+        transaction to the next, since taking a connection from the pool and giving it back
+        costs more there than a short command. A server's connections come from the pool,
+        which checks each before use: the server may have dropped it."""
+        if self.engine.dialect.name != "sqlite":
+            return unit_of_work(self.engine)
+        connection = getattr(self._connections, "kept", None)
+        if connection is None or connection.closed:
+            connection = self._connections.kept = self.engine.connect()
+            self._kept.append(connection)
+        return unit_of_work(connection)
 
     def complete(
         self, actor: Actor, conversation: Conversation, command: str, parameter: str, text: str
@@ -283,7 +302,7 @@ class Core:
             return [Reply(paragraphs=(message,), locale=t.locale, is_error=True)]
         for attempt in (1, 2):
             try:
-                with unit_of_work(self.engine) as session:
+                with self._unit_of_work() as session:
                     return self._handle(session, incoming)
             except UserError as error:
                 return [self._bound_on_its_own(error.reply, incoming.actor)]
@@ -442,7 +461,7 @@ class Core:
         its choices ("which capacity do you mean?") are bound like any other buttons."""
         if not reply.buttons:
             return reply
-        with unit_of_work(self.engine) as session:
+        with self._unit_of_work() as session:
             return self._bound(session, reply, actor, self.clock())
 
     def _bound(self, session: Session, reply: Reply, actor: Actor, now: datetime) -> Reply:

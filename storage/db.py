@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import CursorResult, Engine, Executable, create_engine, event, text
+from sqlalchemy import Connection, CursorResult, Engine, Executable, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
@@ -61,9 +61,10 @@ def read(session: Session, statement: Executable, params: Mapping[str, Any]) -> 
 
 
 @contextmanager
-def unit_of_work(engine: Engine) -> Iterator[Session]:
-    """A session that commits when the block ends normally and rolls back on any error."""
-    with Session(engine, expire_on_commit=False) as session:
+def unit_of_work(bind: Engine | Connection) -> Iterator[Session]:
+    """A session that commits when the block ends normally and rolls back on any error; on
+    a connection of the engine's pool, or on ``bind`` itself when it is a connection."""
+    with Session(bind, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

@@ -147,3 +147,39 @@ def test_a_look_up_writes_nothing_and_activity_is_written_at_most_hourly(core):
     assert soon == []
     assert written == ["UPDATE person"]
     assert activity() == started + timedelta(hours=2)
+
+
+def test_commands_run_on_one_kept_connection_not_one_from_the_pool_each(core):
+    chat = Chat(core, "Ana")
+    chat.say("help")  # the first command also loads the reference data
+    checkouts = []
+    event.listen(core.engine, "checkout", lambda *_: checkouts.append(1))
+
+    for line in ("help", "offer finance", "nonsense", "profile", "find finance"):
+        chat.say(line)
+
+    assert checkouts == []
+
+
+def test_a_connection_the_database_server_dropped_is_replaced_before_it_is_used(
+    core_on_every_backend,
+):
+    """The adapters' own records have no second try: on a server, each unit of work takes a
+    connection the pool has checked."""
+    core = core_on_every_backend
+    if core.engine.dialect.name != "postgresql":
+        pytest.skip("only a database server drops a connection")
+    Chat(core, "Ana").say("offer finance")
+
+    def names(session: Session) -> list[str]:
+        return list(session.exec(select(Person.display_name)))
+
+    before = asyncio.run(core.in_database(names))
+    others = "pid <> pg_backend_pid() AND datname = current_database()"
+    with core.engine.connect() as connection:
+        dropped = connection.exec_driver_sql(
+            f"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE {others}"
+        ).scalar_one()
+    after = asyncio.run(core.in_database(names))
+
+    assert dropped >= 1 and before == after == ["Ana"]
