@@ -266,7 +266,7 @@ class Core:
         param = next((p for p in found.params if p.name == parameter), None) if found else None
         if found is None or param is None or not self.taxonomy:
             return []
-        with Session(self.engine) as session:
+        with self._unit_of_work() as session:
             seen = _looked_up(session, actor, conversation, self.clock())
             t = Translator(_reader_locale(seen, actor))
             incoming = Incoming(actor, conversation, found.name)

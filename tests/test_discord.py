@@ -347,9 +347,7 @@ async def test_a_language_the_bot_does_not_speak_falls_back_to_the_servers(core,
     assert record.choices[0]["name"] == "oratória"
 
 
-async def test_a_server_that_removed_the_bot_gets_answers_until_discord_stops_sending(
-    core, server, caplog
-):
+async def test_a_command_from_a_server_that_removed_the_bot_is_answered(core, server, caplog):
     """After GUILD_DELETE, discord.py no longer knows the server; an interaction already on its
     way from it (or from the app installed there) is answered all the same, without a crash."""
     async with running(core, server):
